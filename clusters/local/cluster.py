@@ -1,0 +1,288 @@
+"""The local backend: a StatefulSet's pods as real etcd processes on this machine.
+
+This module is the emulated control plane: the StatefulSet controller (ordinal
+pods, OrderedReady or Parallel, replacement only once the old object is gone),
+a scheduler over N logical nodes (anti-affinity spreads pods, node-local
+volumes pin them), volumes (claims outlive pods, emptyDir dies with them) and
+the Service's DNS. Each pod's life is its kubelet's (``kubelet.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from clusters.base import Cluster, PodInfo, Unsupported
+from clusters.events import EventLog
+from clusters.local import dns, host, leftovers
+from clusters.local.kubelet import Kubelet, KubeletConfig, Pod
+from clusters.local.sandbox import HOST_DIRS, SETUP_SCRIPT
+from clusters.manifests import ManifestError, Volume
+from clusters.strategy import Strategy
+
+SYNC_PERIOD = 0.2
+
+
+@dataclass(frozen=True)
+class LocalOptions:
+    """Knobs of the emulation; timers default to Kubernetes' own values."""
+
+    etcd_bin_dir: Path
+    nodes: int = 3
+    node_local_volumes: bool = False
+    backoff_base: float = 10.0
+
+
+def etcd_version(bin_dir: Path) -> str:
+    etcd = bin_dir / "etcd"
+    if not os.access(etcd, os.X_OK):
+        raise host.HostError(f"no etcd binary at {etcd}: pass --etcd-bin-dir with a directory holding etcd and etcdctl")
+    out = subprocess.run([str(etcd), "--version"], capture_output=True, text=True, timeout=10).stdout
+    for line in out.splitlines():
+        if line.startswith("etcd Version:"):
+            return line.split(":", 1)[1].strip()
+    raise host.HostError(f"{etcd} --version did not print a version")
+
+
+def check_mount_paths(strategy: Strategy) -> None:
+    """Mount paths under host directories would write into the host's tree."""
+    for mount in strategy.manifests.statefulset.container.mounts:
+        top = mount.path.strip("/").split("/")[0]
+        if top in HOST_DIRS or top in ("dev", "proc") or not mount.path.startswith("/"):
+            raise ManifestError(
+                f"{strategy.name}: volumeMount {mount.volume} at {mount.path}: the local backend cannot mount "
+                f"under /{top}; choose a path such as /var/lib/etcd or /data"
+            )
+
+
+class LocalCluster(Cluster):
+    backend = "local"
+
+    def __init__(self, strategy: Strategy, options: LocalOptions, replicas: int | None = None) -> None:
+        check_mount_paths(strategy)
+        self.strategy = strategy
+        self.options = options
+        self.sts = strategy.manifests.statefulset
+        self.zone = dns.Zone(self.sts.service_name, self.sts.namespace, strategy.manifests.service.publish_not_ready)
+        self.replicas = replicas if replicas is not None else self.sts.replicas
+        self.etcd_version = etcd_version(options.etcd_bin_dir)
+        self.events = EventLog()
+        self.run_id = secrets.token_hex(3)
+        self.run_dir = leftovers.BASE_DIR / self.run_id
+        self.nodes = [f"node-{i}" for i in range(options.nodes)]
+        self.cordoned: set[str] = set()
+        self._pods: dict[int, Pod] = {}
+        self._kubelets: dict[int, Kubelet] = {}
+        self._all_pods: list[Pod] = []
+        self._claim_nodes: dict[str, str] = {}
+        self._uid = 0
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._records: list[tuple[str, list[str]]] | None = None
+        self._bridge: host.Bridge | None = None
+        self._controller = threading.Thread(target=self._loop, name=f"statefulset-{self.sts.name}", daemon=True)
+
+    # --- lifecycle ------------------------------------------------------------
+
+    def start(self) -> None:
+        host.check_host()
+        leftovers.sweep()
+        bridge_name = f"ecb{self.run_id}"
+        leftovers.claim(self.run_dir, bridge_name)
+        self._bridge = host.Bridge(bridge_name, host.free_subnet(int(self.run_id, 16)))
+        setup = self.run_dir / "setup.sh"
+        setup.write_text(SETUP_SCRIPT)
+        self._config = KubeletConfig(
+            bridge=self._bridge,
+            setup_script=setup,
+            bin_dir=self.options.etcd_bin_dir,
+            backoff_base=self.options.backoff_base,
+            events=self.events,
+            on_change=self._sync,
+        )
+        self._config_map_dirs = {v.name: self._project_config_map(v) for v in self.sts.volumes if v.kind == "configMap"}
+        self.events.record("cluster-created", strategy=self.strategy.name, replicas=self.replicas)
+        self._sync()
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        with self._lock:
+            kubelets = list(self._kubelets.values())
+        for kubelet in kubelets:
+            kubelet.delete(grace=0)
+        for kubelet in kubelets:
+            kubelet.gone.wait(timeout=15)
+        if self._controller.is_alive():
+            self._controller.join(timeout=5)
+        leftovers.release(self.run_dir, self._bridge.name if self._bridge else f"ecb{self.run_id}")
+
+    # --- the controller -------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stopping.wait(SYNC_PERIOD):
+            self._sync()
+
+    def _sync(self) -> None:
+        if self._stopping.is_set():
+            return
+        with self._lock:
+            for ordinal, kubelet in list(self._kubelets.items()):
+                if kubelet.gone.is_set():
+                    del self._kubelets[ordinal]
+                    self._pods.pop(ordinal, None)
+                    self._delete_pod_volumes(kubelet)
+            for ordinal in range(self.replicas):
+                pod = self._pods.get(ordinal)
+                if pod is None:
+                    pod = self._new_pod(ordinal)
+                if pod.node is None:
+                    self._schedule(pod)
+                if not self.sts.parallel and not (pod.phase == "Running" and pod.ready and not pod.terminating):
+                    break
+            self._publish()
+
+    def _new_pod(self, ordinal: int) -> Pod:
+        self._uid += 1
+        pod = Pod(name=f"{self.sts.name}-{ordinal}", ordinal=ordinal, uid=self._uid)
+        self._pods[ordinal] = pod
+        self._all_pods.append(pod)
+        self.events.record("pod-created", pod.name, uid=pod.uid)
+        return pod
+
+    def _schedule(self, pod: Pod) -> None:
+        """Pick a node, or leave the pod Pending (and say why, once)."""
+        claims = [self._claim_name(v, pod.ordinal) for v in self.sts.volumes if v.kind == "claim"]
+        pinned = {self._claim_nodes[c] for c in claims if c in self._claim_nodes}
+        candidates = [n for n in self.nodes if n not in self.cordoned]
+        if pinned:
+            candidates = [n for n in candidates if n in pinned]
+        load = {n: 0 for n in candidates}
+        for other in self._pods.values():
+            if other is not pod and other.node in load:
+                load[other.node] += 1
+        if self.sts.anti_affinity == "required":
+            candidates = [n for n in candidates if load[n] == 0]
+        if not candidates:
+            return
+        node = min(candidates, key=lambda n: (load[n] if self.sts.anti_affinity != "none" else 0, self.nodes.index(n)))
+        pod.node = node
+        if self.options.node_local_volumes:
+            for claim in claims:
+                self._claim_nodes.setdefault(claim, node)
+        self.events.record("pod-scheduled", pod.name, uid=pod.uid, node=node)
+        pod_dir = self.run_dir / "pods" / f"{pod.name}-{pod.uid}"
+        pod_dir.mkdir(parents=True)
+        (pod_dir / "resolv.conf").write_text(dns.RESOLV_CONF)
+        (pod_dir / "hosts").write_text("")
+        kubelet = Kubelet(
+            pod, self.sts, pod_dir, self._volume_dirs(pod, pod_dir), self._config, f"ec{self.run_id}{pod.uid}"
+        )
+        self._kubelets[pod.ordinal] = kubelet
+        kubelet.start()
+
+    # --- volumes --------------------------------------------------------------
+
+    def _claim_name(self, volume: Volume, ordinal: int) -> str:
+        return f"{volume.name}-{self.sts.name}-{ordinal}"
+
+    def _volume_dirs(self, pod: Pod, pod_dir: Path) -> dict[str, Path]:
+        dirs = {}
+        for volume in self.sts.volumes:
+            if volume.kind == "claim":
+                path = self.run_dir / "claims" / self._claim_name(volume, pod.ordinal)
+            elif volume.kind == "emptyDir":
+                path = pod_dir / "volumes" / volume.name
+            else:
+                path = self._config_map_dirs[volume.name]
+            path.mkdir(parents=True, exist_ok=True)
+            dirs[volume.name] = path
+        return dirs
+
+    def _delete_pod_volumes(self, kubelet: Kubelet) -> None:
+        """emptyDir and the container root die with the pod; logs stay for the checks."""
+        shutil.rmtree(kubelet.dir / "volumes", ignore_errors=True)
+        shutil.rmtree(kubelet.dir / "root", ignore_errors=True)
+
+    def _project_config_map(self, volume: Volume) -> Path:
+        data = self.strategy.manifests.config_maps[volume.config_map or ""]
+        target = self.run_dir / "configmaps" / volume.name
+        target.mkdir(parents=True)
+        items = volume.items or tuple((key, key, None) for key in data)
+        for key, rel, mode in items:
+            if key not in data:
+                raise ManifestError(f"volume {volume.name}: ConfigMap {volume.config_map} has no key {key}")
+            path = target / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(data[key])
+            path.chmod(mode if mode is not None else volume.default_mode)
+        return target
+
+    # --- DNS ------------------------------------------------------------------
+
+    def _publish(self) -> None:
+        records = self.zone.records(self._pods.values())
+        for kubelet in self._kubelets.values():
+            if kubelet.pod.phase == "Running" or kubelet.pod.ip:
+                dns.write_in_place(kubelet.hosts_file, self.zone.hosts_file(kubelet.pod, records))
+        if records != self._records:
+            self._records = records
+            self.events.record("dns", None, records={ip: names[0] for ip, names in records})
+
+    # --- what faults and the harness use --------------------------------------
+
+    def pods(self) -> list[PodInfo]:
+        with self._lock:
+            pods = sorted(self._pods.values(), key=lambda p: p.ordinal)
+            return [self._info(p) for p in pods]
+
+    @staticmethod
+    def _info(p: Pod) -> PodInfo:
+        return PodInfo(p.name, p.ordinal, str(p.uid), p.node, p.ip, p.phase, p.ready, p.terminating, p.restart_count)
+
+    def _kubelet(self, name: str) -> Kubelet:
+        with self._lock:
+            for kubelet in self._kubelets.values():
+                if kubelet.pod.name == name and not kubelet.gone.is_set():
+                    return kubelet
+        raise Unsupported(f"pod {name} has no running kubelet (Pending or gone)")
+
+    def delete_pod(self, name: str, grace: float | None = None) -> None:
+        self._kubelet(name).delete(grace)
+
+    def kill_container(self, name: str, sig: int = signal.SIGKILL) -> None:
+        if not self._kubelet(name).kill_container(sig):
+            raise Unsupported(f"pod {name} has no running container to signal")
+
+    def exec(self, name: str, command: list[str], timeout: float = 10.0) -> tuple[int, str]:
+        return self._kubelet(name).exec(command, timeout)
+
+    def logs(self) -> dict[str, list[str]]:
+        with self._lock:
+            pods = list(self._all_pods)
+        result: dict[str, list[str]] = {}
+        for pod in pods:
+            for path in pod.logs:
+                try:
+                    result.setdefault(pod.name, []).append(path.read_text(errors="replace"))
+                except OSError:
+                    continue
+        return result
+
+    def save_logs(self, directory: Path) -> None:
+        with self._lock:
+            pods = list(self._all_pods)
+        for pod in pods:
+            for path in pod.logs:
+                if path.exists():
+                    target = directory / f"{pod.name}-uid{pod.uid}-run{path.stem}.log"
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(path, target)
