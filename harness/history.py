@@ -1,0 +1,95 @@
+"""The record of one scenario: operations, events, snapshots and member logs.
+
+Everything a checker needs is in here and nothing else, so a kept history can
+be re-checked later without a cluster (``python -m harness.recheck DIR``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from clusters.events import Event
+from clusters.observe import Snapshot
+
+Outcome = Literal["ok", "fail", "unknown"]
+
+
+@dataclass
+class Operation:
+    """One client call, Jepsen-style: invoked, then completed with an outcome.
+
+    ``unknown`` means the call timed out: it may or may not have taken effect.
+    """
+
+    client: str
+    kind: str
+    key: str
+    value: str | None
+    endpoint: str
+    invoke: float
+    complete: float | None = None
+    outcome: Outcome | None = None
+    revision: int | None = None
+    error: str | None = None
+
+
+@dataclass
+class FaultWindow:
+    """When a fault was injected and healed, and what it hit."""
+
+    fault: str
+    targets: list[str]
+    start: float
+    end: float
+
+
+@dataclass
+class History:
+    meta: dict[str, Any]
+    operations: list[Operation] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    snapshots: list[Snapshot] = field(default_factory=list)
+    faults: list[FaultWindow] = field(default_factory=list)
+    logs: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def started(self) -> float:
+        return float(self.meta["started"])
+
+    @property
+    def ended(self) -> float:
+        return float(self.meta["ended"])
+
+    @property
+    def healed(self) -> float:
+        """When the last fault was healed: recovery is measured from here."""
+        return max((f.end for f in self.faults), default=self.started)
+
+    def save(self, directory: Path) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        raw = {
+            "meta": self.meta,
+            "operations": [asdict(op) for op in self.operations],
+            "events": [e.to_json() for e in self.events],
+            "snapshots": [s.to_json() for s in self.snapshots],
+            "faults": [asdict(f) for f in self.faults],
+            "logs": self.logs,
+        }
+        path = directory / "history.json"
+        path.write_text(json.dumps(raw))
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> History:
+        raw = json.loads(path.read_text())
+        return cls(
+            meta=raw["meta"],
+            operations=[Operation(**op) for op in raw["operations"]],
+            events=[Event.from_json(e) for e in raw["events"]],
+            snapshots=[Snapshot.from_json(s) for s in raw["snapshots"]],
+            faults=[FaultWindow(**f) for f in raw["faults"]],
+            logs=raw.get("logs", {}),
+        )

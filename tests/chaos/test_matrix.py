@@ -1,0 +1,17 @@
+"""The strategy × fault matrix: every selected strategy through every selected fault.
+
+A cell its strategy declares as a known failure is an expected failure, held
+strictly: it must fail, and for the declared reason.
+"""
+
+import pytest
+
+import faults
+from harness.plugin import assert_as_declared
+
+pytestmark = pytest.mark.chaos
+
+
+def test_strategy_survives_fault(chaos_strategy_obj, chaos_fault, run_scenario):
+    result = run_scenario(chaos_fault)
+    assert_as_declared(result, chaos_strategy_obj.expected(faults.make(chaos_fault).name))
