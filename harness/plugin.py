@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import pytest
 import faults
 from clusters.base import Cluster
 from clusters.local import host
-from clusters.local.cluster import LocalCluster, LocalOptions, etcd_version
+from clusters.local.cluster import LocalCluster, LocalOptions
 from clusters.manifests import ManifestError
 from clusters.strategy import KnownFailure, Strategy, discover
 from harness import results, scenario
@@ -92,7 +93,6 @@ class State:
         self.strategies = strategies
         self.bin_dir = bin_dir
         self.records: list[dict[str, Any]] = []
-        self.version: str | None = None
 
 
 STATE = pytest.StashKey[State]()
@@ -120,8 +120,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             for f in fault_specs:
                 for run in range(runs):
                     ident = f"{s}-{faults.make(f).id}" + (f"-run{run + 1}" if runs > 1 else "")
-                    params.append(pytest.param(s, f, run, id=ident, marks=_declared_marks(state.strategies[s], f)))
-        metafunc.parametrize(("chaos_strategy", "chaos_fault", "chaos_run"), params)
+                    values = (s, f, run) if "chaos_run" in names else (s, f)
+                    params.append(pytest.param(*values, id=ident, marks=_declared_marks(state.strategies[s], f)))
+        argnames = ("chaos_strategy", "chaos_fault", "chaos_run") if "chaos_run" in names else ("chaos_strategy", "chaos_fault")
+        metafunc.parametrize(argnames, params)
 
 
 def _argnames(mark: pytest.Mark) -> list[str]:
@@ -197,6 +199,7 @@ def run_scenario(request: pytest.FixtureRequest, etcd_cluster: Cluster, chaos_ru
         if etcd_cluster.backend not in fault.backends:
             pytest.skip(f"{fault.name} is not available on the {etcd_cluster.backend} backend")
         directory = report_root / "scenarios" / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name).strip("_")
+        shutil.rmtree(directory, ignore_errors=True)
         result = scenario.run(
             etcd_cluster,
             fault,

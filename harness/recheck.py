@@ -1,0 +1,35 @@
+"""Re-run the checkers on kept histories, without a cluster.
+
+    python -m harness.recheck chaos-report/scenarios/<scenario> [...]
+
+Prints each scenario's verdict as JSON, computed exactly as the run did.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from harness import checks
+from harness.history import History
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.recheck", description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="+", type=Path, help="a scenario directory or its history.json")
+    parser.add_argument("--outage-budget", type=float, default=None, help="override the budget the run used")
+    args = parser.parse_args(argv)
+    failed = False
+    for path in args.paths:
+        history = History.load(path / "history.json" if path.is_dir() else path)
+        budget = args.outage_budget if args.outage_budget is not None else history.meta["outage_budget"]
+        verdict = checks.judge(history, budget)
+        failed |= verdict.verdict == "fail"
+        print(json.dumps({"scenario": str(path), **history.meta, **asdict(verdict)}, indent=2))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
