@@ -353,6 +353,8 @@ def parse(documents: list[dict[str, Any]], source: str = "manifests") -> Manifes
     """Check and parse the documents of one strategy."""
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for doc in documents:
+        if not isinstance(doc, dict):
+            raise ManifestError(f"{source}: every YAML document must be a mapping, found {type(doc).__name__}")
         kind = doc.get("kind")
         if kind not in SCHEMAS:
             raise ManifestError(f"{source}: kind {kind!r} is not supported (StatefulSet, Service, PodDisruptionBudget, ConfigMap)")
@@ -366,6 +368,11 @@ def parse(documents: list[dict[str, Any]], source: str = "manifests") -> Manifes
     try:
         sts = _statefulset(by_kind["StatefulSet"][0])
         svc_doc = by_kind["Service"][0]
+        if svc_doc["spec"].get("clusterIP") != "None":
+            raise ManifestError(
+                f"{source}: Service {svc_doc['metadata']['name']} must be headless (spec.clusterIP: None) "
+                "for pods to get <pod>.<service> DNS names"
+            )
         service = Service(svc_doc["metadata"]["name"], bool(svc_doc["spec"].get("publishNotReadyAddresses", False)))
         budget = None
         for pdb in by_kind.get("PodDisruptionBudget", []):

@@ -43,7 +43,12 @@ def load_strategy(directory: Path) -> Strategy:
     meta_path = directory / "strategy.yaml"
     if not meta_path.is_file():
         raise ManifestError(f"{directory}: no strategy.yaml (a strategy directory needs one; see README)")
-    meta = yaml.safe_load(meta_path.read_text()) or {}
+    try:
+        meta = yaml.safe_load(meta_path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ManifestError(f"{meta_path}: not valid YAML ({err})") from None
+    if not isinstance(meta, dict):
+        raise ManifestError(f"{meta_path}: must be a mapping with name, description, known_failures")
     for key in ("name", "description"):
         if not meta.get(key):
             raise ManifestError(f"{meta_path}: field {key} is required")

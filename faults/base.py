@@ -35,6 +35,8 @@ def choose_target(target: str, cluster: Cluster, ctx: Context) -> str:
     pods = [p.name for p in cluster.pods() if p.phase == "Running"]
     if target in pods:
         return target
+    if not pods:
+        raise FaultError(f"cannot aim at {target}: no pod is running")
     if target == "random":
         return ctx.rng.choice(pods)
     leader = ctx.snapshot.leader_pod()
@@ -43,7 +45,10 @@ def choose_target(target: str, cluster: Cluster, ctx: Context) -> str:
     if target == "leader":
         return leader
     if target == "follower":
-        return ctx.rng.choice([p for p in pods if p != leader])
+        followers = [p for p in pods if p != leader]
+        if not followers:
+            raise FaultError("cannot aim at a follower: only the leader is running")
+        return ctx.rng.choice(followers)
     raise FaultError(f"unknown target {target!r}: use leader, follower, random or a pod name")
 
 

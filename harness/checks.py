@@ -75,13 +75,13 @@ def find_panics(logs: dict[str, list[str]]) -> list[Panic]:
 
 
 def find_crash_loops(history: History, min_crashes: int = 2) -> list[CrashLoop]:
-    """Pods whose containers kept exiting on their own (not killed by a fault or a deletion)."""
+    """Pods whose containers kept exiting on their own or by failed probes, not by a fault or a deletion."""
     crashes: dict[str, int] = {}
     restarts: dict[str, int] = {}
     for event in history.events:
         if event.kind == "container-exited" and event.pod:
             restarts[event.pod] = int(event.detail.get("restart_count", 0)) + 1
-            if event.detail.get("cause") == "crash":
+            if event.detail.get("cause") not in ("fault", "deleted"):
                 crashes[event.pod] = crashes.get(event.pod, 0) + 1
     return [CrashLoop(pod, n, restarts[pod]) for pod, n in sorted(crashes.items()) if n >= min_crashes]
 

@@ -25,8 +25,7 @@ def cell(records: list[dict[str, Any]]) -> str:
     text = "pass" if passed == len(verdicts) else f"FAIL({','.join(reasons)})"
     if len(verdicts) > 1:
         text += f" {passed}/{len(verdicts)}"
-    expected = records[0]["expected"]
-    if (expected == "fail") != (passed < len(verdicts)):
+    if any((r["expected"] == "fail") != (r["verdict"] == "fail") for r in records):
         text += " !"
     return text
 

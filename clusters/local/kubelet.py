@@ -176,7 +176,7 @@ class Kubelet:
         }
         env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME": self.pod.name}
         for var in c.env:
-            env[var.name] = fields[var.field_path] if var.field_path else var.value
+            env[var.name] = fields[var.field_path] if var.field_path else expand(var.value, env)
         volumes = {v.name: v for v in self.sts.volumes}
         mounts = [
             (self.volume_dirs[m.volume], m.path, m.read_only or volumes[m.volume].kind == "configMap")

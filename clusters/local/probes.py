@@ -66,6 +66,7 @@ class ProbeSet:
     startup: ProbeState | None
     liveness: ProbeState | None
     readiness: ProbeState | None
+    container_start: float = 0.0
     started: bool = field(init=False)
 
     @classmethod
@@ -75,7 +76,7 @@ class ProbeSet:
         def state(probe: Probe | None, initial: bool) -> ProbeState | None:
             return ProbeState(probe, initial, now + probe.initial_delay) if probe else None
 
-        probes = cls(state(startup, False), state(liveness, True), state(readiness, False))
+        probes = cls(state(startup, False), state(liveness, True), state(readiness, False), now)
         probes.started = startup is None
         return probes
 
@@ -99,7 +100,7 @@ class ProbeSet:
                     self.started = True
                     for other in (self.liveness, self.readiness):
                         if other:
-                            other.next_due = now + other.probe.initial_delay
+                            other.next_due = max(now, self.container_start + other.probe.initial_delay)
                 elif state.failures >= state.probe.failure_threshold:
                     return "startup"
             elif state is self.liveness and not state.result:

@@ -1,0 +1,179 @@
+import pytest
+
+from clusters.events import Event
+from clusters.observe import MemberView
+from harness.checks import CrashLoop, find_crash_loops, find_panics, judge, max_write_outage, recovery_time
+from harness.history import FaultWindow, History, Operation
+
+ZAP_PANIC = (
+    '{"level":"panic","ts":"2021-11-29T21:17:42.101Z","caller":"raft/log.go:59",'
+    '"msg":"tocommit(37) is out of range [lastIndex(0)]. Was the raft log corrupted, truncated, or lost?"}'
+)
+ZAP_LOG = "\n".join(
+    [
+        '{"level":"info","ts":"2021-11-29T21:17:41.000Z","msg":"starting member"}',
+        '{"level":"info","ts":"2021-11-29T21:17:42.000Z","msg":"became follower at term 2"}',
+        ZAP_PANIC,
+        "panic: tocommit(37) is out of range [lastIndex(0)]. Was the raft log corrupted, truncated, or lost?",
+        "",
+        "goroutine 1 [running]:",
+    ]
+)
+CAPNSLOG = (
+    "2017-11-29 21:17:42.101622 I | raft: 8e9e05c52164694d became follower at term 2\n"
+    "2017-11-29 21:17:42.101653 C | raft: tocommit(37) is out of range [lastIndex(0)]. "
+    "Was the raft log corrupted, truncated, or lost?\n"
+    "panic: tocommit(37) is out of range [lastIndex(0)]\n"
+)
+CLEAN = "\n".join(
+    [
+        '{"level":"info","msg":"no panic here"}',
+        '{"level":"warn","msg":"recovered from panic: in handler","error":"fatal error: none"}',
+        "2017-11-29 21:17:42.101622 I | etcdserver: no panic here, fatal error: none",
+        "2017-11-29 21:17:42.101622 W | rafthttp: lost the TCP streaming connection (panic: no)",
+        "the word panic: inside a sentence",
+    ]
+)
+
+
+def test_zap_panic_is_found_with_time_message_and_excerpt():
+    [panic] = find_panics({"etcd-1": [CLEAN, ZAP_LOG]})
+    assert (panic.pod, panic.run, panic.time) == ("etcd-1", 1, "2021-11-29T21:17:42.101Z")
+    assert panic.message.startswith("tocommit(37) is out of range [lastIndex(0)]")
+    assert "became follower at term 2" in panic.excerpt
+    assert panic.excerpt.splitlines()[-1].startswith("panic: tocommit(37)")  # one line after the hit
+    assert "goroutine" not in panic.excerpt
+
+
+def test_capnslog_critical_line_is_found():
+    [panic] = find_panics({"etcd-0": [CAPNSLOG]})
+    assert panic.time == ""
+    assert panic.message.startswith("2017-11-29 21:17:42.101653 C | raft: tocommit(37) is out of range")
+
+
+def test_zap_fatal_line_is_found():
+    line = '{"level":"fatal","ts":"t1","msg":"failed to start etcd","error":"member count is unequal"}'
+    [panic] = find_panics({"etcd-2": [line]})
+    assert (panic.time, panic.message) == ("t1", "failed to start etcd")
+
+
+def test_go_panic_banner_alone_is_found():
+    [panic] = find_panics({"etcd-0": ["starting\npanic: runtime error: index out of range\n"]})
+    assert panic.message == "panic: runtime error: index out of range"
+
+
+def test_clean_logs_mentioning_panic_do_not_count():
+    assert find_panics({"etcd-0": [CLEAN, ""], "etcd-1": []}) == []
+
+
+def test_one_panic_per_container_run():
+    found = find_panics({"etcd-1": [ZAP_LOG, CAPNSLOG], "etcd-0": [ZAP_LOG]})
+    assert [(p.pod, p.run) for p in found] == [("etcd-0", 0), ("etcd-1", 0), ("etcd-1", 1)]
+
+
+def history(**kw):
+    return History(meta={"started": 100.0, "ended": 130.0}, **kw)
+
+
+def exited(pod, cause, restart_count, t=0.0):
+    return Event(t, "container-exited", pod, {"cause": cause, "restart_count": restart_count, "exit_code": 1})
+
+
+def test_crash_loop_counts_only_crashes():
+    events = [
+        exited("etcd-0", "fault", 0),
+        exited("etcd-0", "crash", 1),
+        exited("etcd-0", "crash", 2),
+        Event(0.0, "back-off", "etcd-0", {"seconds": 10}),
+        exited("etcd-1", "fault", 0),
+        exited("etcd-1", "deleted", 1),
+        exited("etcd-1", "fault", 2),
+        exited("etcd-2", "crash", 0),
+    ]
+    assert find_crash_loops(history(events=events)) == [CrashLoop("etcd-0", crashes=2, restart_count=3)]
+    assert [c.pod for c in find_crash_loops(history(events=events), min_crashes=1)] == ["etcd-0", "etcd-2"]
+
+
+def ok(complete, outcome="ok"):
+    return Operation("w", "put", "k", "v", "e", invoke=complete - 0.1, complete=complete, outcome=outcome)
+
+
+def test_write_outage_is_the_longest_gap_between_acknowledged_writes_after_the_fault():
+    ops = [ok(105.0), ok(111.0), ok(112.0), ok(115.0, "fail"), ok(116.0, "unknown"), ok(118.0), ok(129.0)]
+    faults = [FaultWindow("pod-delete", ["etcd-0"], 110.0, 111.0)]
+    assert max_write_outage(history(operations=ops, faults=faults)) == pytest.approx(11.0)
+
+
+def test_write_outage_runs_to_the_end_without_a_write_after_the_fault():
+    ops = [ok(105.0), ok(109.0), ok(112.0, "fail")]
+    faults = [FaultWindow("pod-delete", ["etcd-0"], 110.0, 111.0)]
+    assert max_write_outage(history(operations=ops, faults=faults)) == pytest.approx(20.0)
+
+
+def test_write_outage_starts_at_the_first_fault_or_the_start():
+    ops = [ok(101.0), ok(125.0), ok(129.0)]
+    faults = [FaultWindow("a", [], 120.0, 121.0), FaultWindow("b", [], 115.0, 116.0)]
+    assert max_write_outage(history(operations=ops, faults=faults)) == pytest.approx(10.0)
+    assert max_write_outage(history(operations=ops)) == pytest.approx(24.0)
+
+
+def snapshots(make_snapshot, make_views, states):
+    broken = make_views()
+    broken[0] = MemberView("etcd-0", None, error="pod is Pending")
+    return [make_snapshot(make_views() if good else broken, time=t) for t, good in states]
+
+
+FAULT = [FaultWindow("pod-delete", ["etcd-0"], 110.0, 111.0)]
+
+
+def test_recovery_is_measured_from_the_heal_to_the_last_healthy_streak(make_snapshot, make_views):
+    states = [(105.0, True), (112.0, False), (113.0, True), (114.0, False), (116.0, True), (118.0, True)]
+    h = history(faults=FAULT, snapshots=snapshots(make_snapshot, make_views, states))
+    assert recovery_time(h) == pytest.approx(5.0)
+
+
+@pytest.mark.parametrize(
+    "states",
+    [
+        [(105.0, True), (112.0, False), (113.0, False)],  # never healthy after the heal
+        [(112.0, True), (120.0, False)],  # healthy for a moment, then not
+        [(105.0, True)],  # nothing observed after the heal
+    ],
+)
+def test_not_recovered(make_snapshot, make_views, states):
+    h = history(faults=FAULT, snapshots=snapshots(make_snapshot, make_views, states))
+    assert recovery_time(h) is None
+
+
+def test_judge_passes_a_clean_history(make_snapshot, make_views):
+    h = history(
+        faults=FAULT,
+        operations=[ok(t) for t in (111.0, 113.0, 115.0, 120.0, 125.0, 129.0)],
+        snapshots=snapshots(make_snapshot, make_views, [(112.0, False), (113.25, True), (130.0, True)]),
+        logs={"etcd-0": [CLEAN]},
+    )
+    v = judge(h, outage_budget=5.0)  # longest gap is exactly 5 s: within budget
+    assert (v.verdict, v.reasons) == ("pass", [])
+    assert (v.max_write_outage_s, v.recovery_s, v.problems_at_end) == (5.0, 2.25, [])
+
+
+def test_judge_fails_with_every_reason(make_snapshot, make_views):
+    h = history(
+        faults=FAULT,
+        operations=[ok(105.0)],
+        events=[exited("etcd-1", "crash", 0), exited("etcd-1", "crash", 1)],
+        snapshots=snapshots(make_snapshot, make_views, [(112.0, False), (129.0, False)]),
+        logs={"etcd-1": [ZAP_LOG]},
+    )
+    v = judge(h, outage_budget=5.0)
+    assert v.verdict == "fail"
+    assert v.reasons == ["panic", "crash-loop", "quorum-lost", "not-recovered"]
+    assert v.max_write_outage_s == 20.0 and v.recovery_s is None
+    assert v.problems_at_end == ["etcd-0: pod is Pending"]
+    assert [p.pod for p in v.panics] == ["etcd-1"] and [c.pod for c in v.crash_loops] == ["etcd-1"]
+
+
+def test_judge_without_snapshots():
+    v = judge(history(operations=[ok(t) for t in range(101, 131)]), outage_budget=5.0)
+    assert v.reasons == ["not-recovered"]
+    assert v.problems_at_end == ["no snapshot taken"]
