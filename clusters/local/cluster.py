@@ -9,6 +9,7 @@ the Service's DNS. Each pod's life is its kubelet's (``kubelet.py``).
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import shutil
@@ -22,7 +23,7 @@ from clusters.base import Cluster, PodInfo, Unsupported
 from clusters.events import EventLog
 from clusters.local import dns, host, leftovers
 from clusters.local.kubelet import Kubelet, KubeletConfig, Pod
-from clusters.local.sandbox import HOST_DIRS, SETUP_SCRIPT
+from clusters.local.sandbox import HOST_DIRS, RootfsTemplate
 from clusters.manifests import ManifestError, Volume
 from clusters.strategy import Strategy
 
@@ -39,7 +40,9 @@ class LocalOptions:
     backoff_base: float = 10.0
 
 
+@functools.lru_cache(maxsize=None)
 def etcd_version(bin_dir: Path) -> str:
+    """Asked once per binary: it costs a process start, and clusters start often."""
     etcd = bin_dir / "etcd"
     if not os.access(etcd, os.X_OK):
         raise host.HostError(f"no etcd binary at {etcd}: pass --etcd-bin-dir with a directory holding etcd and etcdctl")
@@ -96,11 +99,10 @@ class LocalCluster(Cluster):
         bridge_name = f"ecb{self.run_id}"
         leftovers.claim(self.run_dir, bridge_name)
         self._bridge = host.Bridge(bridge_name, host.free_subnet(int(self.run_id, 16)))
-        setup = self.run_dir / "setup.sh"
-        setup.write_text(SETUP_SCRIPT)
+        rootfs = RootfsTemplate(self.run_dir, [m.path for m in self.sts.container.mounts])
         self._config = KubeletConfig(
             bridge=self._bridge,
-            setup_script=setup,
+            rootfs=rootfs,
             bin_dir=self.options.etcd_bin_dir,
             backoff_base=self.options.backoff_base,
             events=self.events,

@@ -20,7 +20,7 @@ from pathlib import Path
 from clusters.events import EventLog
 from clusters.local import host
 from clusters.local.probes import ProbeSet, attempt
-from clusters.local.sandbox import Container, ContainerSpec, Sandbox
+from clusters.local.sandbox import Container, ContainerSpec, RootfsTemplate, Sandbox
 from clusters.manifests import StatefulSet
 
 # Kubelet defaults (pkg/kubelet): the first restart is immediate, then
@@ -74,7 +74,7 @@ class Backoff:
 @dataclass(frozen=True)
 class KubeletConfig:
     bridge: host.Bridge
-    setup_script: Path
+    rootfs: RootfsTemplate
     bin_dir: Path
     backoff_base: float
     events: EventLog
@@ -195,7 +195,7 @@ class Kubelet:
         self._exit_cause = None
         started = time.monotonic()
         with open(log_path, "ab") as log:
-            container = Container(self.sandbox, self._spec(), self.dir / "root", self.config.setup_script, log)
+            container = Container(self.sandbox, self._spec(), self.dir / "root", self.config.rootfs, log)
         self.container = container
         self.pod.container_running = True
         events.record("container-started", self.pod.name, uid=self.pod.uid, restart_count=self.pod.restart_count)
