@@ -1,4 +1,3 @@
-import pytest
 
 from clusters.local.probes import ProbeSet, ProbeState
 from clusters.manifests import Probe
