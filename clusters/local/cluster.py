@@ -267,24 +267,19 @@ class LocalCluster(Cluster):
     def exec(self, name: str, command: list[str], timeout: float = 10.0) -> tuple[int, str]:
         return self._kubelet(name).exec(command, timeout)
 
-    def logs(self) -> dict[str, list[str]]:
+    def _log_files(self) -> list[tuple[Pod, Path]]:
+        """Every container run's log, pod by pod in creation order, oldest run first."""
         with self._lock:
             pods = list(self._all_pods)
+        return [(pod, path) for pod in pods for path in pod.logs if path.exists()]
+
+    def logs(self) -> dict[str, list[str]]:
         result: dict[str, list[str]] = {}
-        for pod in pods:
-            for path in pod.logs:
-                try:
-                    result.setdefault(pod.name, []).append(path.read_text(errors="replace"))
-                except OSError:
-                    continue
+        for pod, path in self._log_files():
+            result.setdefault(pod.name, []).append(path.read_text(errors="replace"))
         return result
 
     def save_logs(self, directory: Path) -> None:
-        with self._lock:
-            pods = list(self._all_pods)
-        for pod in pods:
-            for path in pod.logs:
-                if path.exists():
-                    target = directory / f"{pod.name}-uid{pod.uid}-run{path.stem}.log"
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(path, target)
+        directory.mkdir(parents=True, exist_ok=True)
+        for pod, path in self._log_files():
+            shutil.copyfile(path, directory / f"{pod.name}-uid{pod.uid}-run{path.stem}.log")
