@@ -61,11 +61,16 @@ class Cluster(abc.ABC):
 
     @abc.abstractmethod
     def delete_pod(self, name: str, grace: float | None = None) -> None:
-        """Delete through the API; the StatefulSet controller re-creates it."""
+        """Delete through the API and wait until the object is gone, as ``kubectl delete`` does.
+
+        Waiting matters: a terminating pod may still answer (its preStop hook is
+        running), and recovery measured before it is gone would be a false pass.
+        The StatefulSet controller then re-creates it.
+        """
 
     @abc.abstractmethod
     def kill_container(self, name: str, sig: int = signal.SIGKILL) -> None:
-        """Signal the container's main process; the kubelet restarts it in place."""
+        """Signal the container's main process and wait until it exited; the kubelet restarts it in place."""
 
     @abc.abstractmethod
     def logs(self) -> dict[str, list[str]]:

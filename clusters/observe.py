@@ -87,6 +87,9 @@ class Snapshot:
 def view(pod: PodInfo, timeout: float) -> MemberView:
     if not pod.endpoint:
         return MemberView(pod.name, None, error=f"pod is {pod.phase}")
+    if pod.terminating:
+        # It still answers while its preStop runs, but it is leaving: not part of a whole cluster.
+        return MemberView(pod.name, pod.endpoint, error="pod is terminating")
     try:
         status = etcd_api.status(pod.endpoint, timeout)
         members = etcd_api.member_list(pod.endpoint, timeout)

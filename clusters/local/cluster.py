@@ -28,6 +28,8 @@ from clusters.manifests import ManifestError, Volume
 from clusters.strategy import Strategy
 
 SYNC_PERIOD = 0.2
+DELETE_MARGIN = 30.0  # beyond the grace period: the kubelet's SIGKILL and teardown
+KILL_WAIT = 10.0
 
 
 @dataclass(frozen=True)
@@ -258,10 +260,14 @@ class LocalCluster(Cluster):
         raise Unsupported(f"pod {name} has no running kubelet (Pending or gone)")
 
     def delete_pod(self, name: str, grace: float | None = None) -> None:
-        self._kubelet(name).delete(grace)
+        kubelet = self._kubelet(name)
+        kubelet.delete(grace)
+        limit = (self.sts.grace_period if grace is None else grace) + DELETE_MARGIN
+        if not kubelet.gone.wait(timeout=limit):
+            raise host.HostError(f"pod {name} was not gone {limit:.0f}s after its deletion")
 
     def kill_container(self, name: str, sig: int = signal.SIGKILL) -> None:
-        if not self._kubelet(name).kill_container(sig):
+        if not self._kubelet(name).kill_container(sig, wait=KILL_WAIT):
             raise Unsupported(f"pod {name} has no running container to signal")
 
     def exec(self, name: str, command: list[str], timeout: float = 10.0) -> tuple[int, str]:

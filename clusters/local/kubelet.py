@@ -123,14 +123,23 @@ class Kubelet:
         self._delete.set()
         self._wake.set()
 
-    def kill_container(self, sig: int = signal.SIGKILL, cause: str = "fault") -> bool:
-        """Signal the running container as a fault would; the kubelet restarts it in place."""
+    def kill_container(self, sig: int = signal.SIGKILL, cause: str = "fault", wait: float = 0.0) -> bool:
+        """Signal the running container as a fault would; the kubelet restarts it in place.
+
+        With ``wait``, return once the container has exited (for SIGKILL), so
+        that whatever is measured next starts after the disruption.
+        """
         container = self.container
         if container is None or container.exited() is not None:
             return False
         self._exit_cause = cause
         container.signal(sig)
         self._wake.set()
+        if wait and sig == signal.SIGKILL:
+            try:
+                container.process.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                return False
         return True
 
     def exec(self, command: list[str], timeout: float = 10.0) -> tuple[int, str]:

@@ -181,6 +181,7 @@ class Container:
             stderr=subprocess.STDOUT,
         )
         self._init: tuple[int, int | None] | None = None
+        self._killed = False
 
     def init_pid(self) -> int | None:
         """Host PID of the container's PID 1 (the child of unshare)."""
@@ -192,6 +193,7 @@ class Container:
     def signal(self, sig: int) -> None:
         """Deliver ``sig`` to PID 1; SIGKILL ends every process in the container."""
         pid = self.init_pid()
+        self._killed |= sig == signal.SIGKILL
         if pid is not None:
             try:
                 os.kill(pid, sig)
@@ -205,6 +207,9 @@ class Container:
         code = self.process.poll()
         if code is None:
             return None
+        if self._killed:
+            # unshare cannot re-raise SIGKILL on itself and exits 1; report what the kill was.
+            return 128 + signal.SIGKILL
         return 128 - code if code < 0 else code
 
     def exec(self, command: list[str], timeout: float) -> tuple[int, str]:
