@@ -176,6 +176,7 @@ class BareMember:
     name: str
     endpoint: str
     phase: str = "Running"
+    terminating: bool = False
 
 
 class BareCluster:
