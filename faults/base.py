@@ -49,7 +49,7 @@ def choose_target(target: str, cluster: Cluster, ctx: Context) -> str:
         if not followers:
             raise FaultError("cannot aim at a follower: only the leader is running")
         return ctx.rng.choice(followers)
-    raise FaultError(f"unknown target {target!r}: use leader, follower, random or a pod name")
+    raise FaultError(f"unknown target {target!r}: use {', '.join(TARGETS)} or a pod name")
 
 
 class Fault(abc.ABC):

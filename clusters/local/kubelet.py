@@ -44,7 +44,6 @@ class Pod:
     ready: bool = False
     terminating: bool = False
     restart_count: int = 0
-    container_running: bool = False
     logs: list[Path] = field(default_factory=list)
 
 
@@ -206,7 +205,6 @@ class Kubelet:
         with open(log_path, "ab") as log:
             container = Container(self.sandbox, self._spec(), self.dir / "root", self.config.rootfs, log)
         self.container = container
-        self.pod.container_running = True
         events.record("container-started", self.pod.name, uid=self.pod.uid, restart_count=self.pod.restart_count)
         c = self.sts.container
         probes = ProbeSet.for_container(c.startup, c.liveness, c.readiness, time.monotonic())
@@ -227,7 +225,6 @@ class Kubelet:
             self._wake.clear()
         container.process.wait()
         code = container.exited()
-        self.pod.container_running = False
         self._set_ready(False)
         events.record(
             "container-exited",
@@ -273,7 +270,6 @@ class Kubelet:
         if self.sandbox is not None:
             self.sandbox.destroy(self.config.bridge)
         self.pod.phase = "Gone"
-        self.pod.container_running = False
         self.config.events.record("pod-gone", self.pod.name, uid=self.pod.uid)
         self.gone.set()
         self.config.on_change()

@@ -166,7 +166,6 @@ class Container:
         argv = ["/usr/bin/env", "-i", *(f"{k}={v}" for k, v in spec.env.items())]
         if spec.working_dir:
             argv += ["-C", spec.working_dir]
-        self.started_at = time.time()
         self.process = subprocess.Popen(
             _pdeathsig(
                 [
