@@ -27,7 +27,7 @@ from clusters.base import Cluster
 from clusters.local import host
 from clusters.local.cluster import LocalCluster, LocalOptions
 from clusters.manifests import ManifestError
-from clusters.strategy import KnownFailure, Strategy, discover
+from clusters.strategy import Strategy, discover
 from harness import results, scenario
 from harness.scenario import ScenarioResult, Timing
 
@@ -220,7 +220,7 @@ def run_scenario(request: pytest.FixtureRequest, etcd_cluster: Cluster, chaos_ru
     return run
 
 
-def assert_as_declared(result: ScenarioResult, known: KnownFailure | None) -> None:
+def assert_as_declared(result: ScenarioResult) -> None:
     """Pass on a pass; a failure for the declared reason is an expected failure; any other fails."""
     v = result.verdict
     if v.verdict == "pass":
@@ -230,7 +230,7 @@ def assert_as_declared(result: ScenarioResult, known: KnownFailure | None) -> No
         detail += f"; {v.panics[0].pod}: {v.panics[0].message}"
     if v.problems_at_end:
         detail += f"; at the end: {'; '.join(v.problems_at_end[:3])}"
-    if known and known.reason in v.reasons:
+    if result.known and result.known.reason in v.reasons:
         raise DeclaredFailure(detail)
     raise AssertionError(detail)
 

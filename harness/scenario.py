@@ -14,6 +14,7 @@ from typing import Any
 
 from clusters import observe
 from clusters.base import Cluster
+from clusters.strategy import KnownFailure
 from faults import Context, Fault
 from harness import checks
 from harness.history import FaultWindow, History
@@ -38,7 +39,7 @@ class ScenarioResult:
     backend: str
     etcd_version: str
     seed: int
-    expected: str
+    known: KnownFailure | None
     verdict: checks.Verdict
     duration_s: float
     targets: list[str] = field(default_factory=list)
@@ -55,7 +56,7 @@ class ScenarioResult:
             "seed": self.seed,
             "targets": self.targets,
             "verdict": v.verdict,
-            "expected": self.expected,
+            "expected": "fail" if self.known else "pass",
             "reasons": v.reasons,
             "panics": [{"member": p.pod, "message": p.message, "time": p.time} for p in v.panics],
             "crash_loops": [{"member": c.pod, "crashes": c.crashes} for c in v.crash_loops],
@@ -135,7 +136,7 @@ def run(
         backend=cluster.backend,
         etcd_version=cluster.etcd_version,
         seed=seed,
-        expected="fail" if known else "pass",
+        known=known,
         verdict=verdict,
         duration_s=time.time() - began,
         targets=targets,

@@ -6,12 +6,11 @@ strictly: it must fail, and for the declared reason.
 
 import pytest
 
-import faults
 from harness.plugin import assert_as_declared
 
 pytestmark = pytest.mark.chaos
 
 
-def test_strategy_survives_fault(chaos_strategy_obj, chaos_fault, run_scenario):
+def test_strategy_survives_fault(chaos_fault, run_scenario):
     result = run_scenario(chaos_fault)
-    assert_as_declared(result, chaos_strategy_obj.expected(faults.make(chaos_fault).name))
+    assert_as_declared(result)
