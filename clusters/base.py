@@ -22,6 +22,10 @@ class Unsupported(NotImplementedError):
     """This backend cannot perform the requested disruption."""
 
 
+class EvictionBlocked(RuntimeError):
+    """An eviction a PodDisruptionBudget refused (HTTP 429 Too Many Requests); retrying may succeed."""
+
+
 @dataclass(frozen=True)
 class PodInfo:
     name: str
@@ -46,6 +50,7 @@ class Cluster(abc.ABC):
     strategy: Strategy
     etcd_version: str
     events: EventLog
+    replicas: int
 
     @abc.abstractmethod
     def start(self) -> None:
@@ -60,17 +65,68 @@ class Cluster(abc.ABC):
         """The current pod objects, lowest ordinal first."""
 
     @abc.abstractmethod
-    def delete_pod(self, name: str, grace: float | None = None) -> None:
-        """Delete through the API and wait until the object is gone, as ``kubectl delete`` does.
+    def delete_pods(self, names: list[str], grace: float | None = None) -> None:
+        """Delete all at the same instant through the API, then wait until every object is gone.
 
-        Waiting matters: a terminating pod may still answer (its preStop hook is
-        running), and recovery measured before it is gone would be a false pass.
-        The StatefulSet controller then re-creates it.
+        Waiting matters, as with ``kubectl delete``: a terminating pod may still
+        answer (its preStop hook is running), and recovery measured before it
+        is gone would be a false pass. The StatefulSet controller then
+        re-creates them.
+        """
+
+    def delete_pod(self, name: str, grace: float | None = None) -> None:
+        self.delete_pods([name], grace)
+
+    @abc.abstractmethod
+    def kill_container(self, name: str, sig: int = signal.SIGKILL, wipe_data: bool = False) -> None:
+        """Signal the container's main process and wait until it exited; the kubelet restarts it in place.
+
+        With ``wipe_data`` the pod's data volumes are emptied before that
+        restart, as a replaced or wiped disk would leave them.
         """
 
     @abc.abstractmethod
-    def kill_container(self, name: str, sig: int = signal.SIGKILL) -> None:
-        """Signal the container's main process and wait until it exited; the kubelet restarts it in place."""
+    def signal_etcd(self, name: str, sig: int) -> None:
+        """Signal the etcd process itself, which need not be the container's PID 1 (an entrypoint may be)."""
+
+    @abc.abstractmethod
+    def evict(self, name: str) -> None:
+        """The Eviction API: delete gracefully unless a PodDisruptionBudget forbids it.
+
+        Raises ``EvictionBlocked`` (HTTP 429) when the budget allows no
+        disruption; returns without waiting for the pod to be gone.
+        """
+
+    @abc.abstractmethod
+    def set_schedulable(self, node: str, schedulable: bool) -> None:
+        """Cordon (False) or uncordon (True) a node."""
+
+    @abc.abstractmethod
+    def set_replicas(self, replicas: int) -> None:
+        """Scale the StatefulSet; the controller creates or removes pods as Kubernetes' does."""
+
+    @abc.abstractmethod
+    def rollout_restart(self) -> None:
+        """``kubectl rollout restart``: a new template revision the controller rolls out pod by pod."""
+
+    @abc.abstractmethod
+    def rollout_complete(self) -> bool:
+        """Every pod runs the current revision and is ready."""
+
+    def missing(self, capability: str) -> str | None:
+        """Why this backend cannot do ``capability`` (``network-cut``, ``dns-cache``), or None."""
+        return f"the {self.backend} backend cannot do {capability}"
+
+    def cut_network(self, name: str, direction: str) -> None:
+        """Drop traffic between this pod and every other pod: ``both``, ``in`` or ``out``; open connections too."""
+        raise Unsupported(self.missing("network-cut") or "network-cut")
+
+    def restore_network(self, name: str) -> None:
+        raise Unsupported(self.missing("network-cut") or "network-cut")
+
+    def hold_dns(self, name: str, seconds: float) -> None:
+        """Let other pods keep resolving ``name`` to the address it has now for ``seconds``, as a DNS cache does."""
+        raise Unsupported(self.missing("dns-cache") or "dns-cache")
 
     @abc.abstractmethod
     def logs(self) -> dict[str, list[str]]:

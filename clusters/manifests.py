@@ -211,6 +211,7 @@ class DisruptionBudget:
     name: str
     min_available: int | str | None
     max_unavailable: int | str | None
+    unhealthy_pod_eviction_policy: str = "IfHealthyBudget"
 
 
 @dataclass(frozen=True)
@@ -377,7 +378,10 @@ def parse(documents: list[dict[str, Any]], source: str = "manifests") -> Manifes
         budget = None
         for pdb in by_kind.get("PodDisruptionBudget", []):
             budget = DisruptionBudget(
-                pdb["metadata"]["name"], pdb["spec"].get("minAvailable"), pdb["spec"].get("maxUnavailable")
+                pdb["metadata"]["name"],
+                pdb["spec"].get("minAvailable"),
+                pdb["spec"].get("maxUnavailable"),
+                pdb["spec"].get("unhealthyPodEvictionPolicy") or "IfHealthyBudget",
             )
     except KeyError as missing:
         raise ManifestError(f"{source}: required field {missing} is missing") from None

@@ -108,7 +108,7 @@ def snapshot(cluster: Cluster, timeout: float = 0.5) -> Snapshot:
     """Ask every pod at once; a slow member costs ``timeout``, not a sum of them."""
     pods = cluster.pods()
     views = tuple(_pool.map(lambda p: view(p, timeout), pods))
-    return Snapshot(time.time(), getattr(cluster, "replicas", len(pods)), views)
+    return Snapshot(time.time(), cluster.replicas, views)
 
 
 def wait_healthy(cluster: Cluster, timeout: float, interval: float = 0.05) -> Snapshot:

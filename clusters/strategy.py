@@ -34,9 +34,12 @@ class Strategy:
     manifests: Manifests
     known_failures: dict[str, KnownFailure] = field(default_factory=dict)
 
-    def expected(self, fault: str) -> KnownFailure | None:
-        """The declared failure for ``fault`` (a name such as ``pod-delete``), if any."""
-        return self.known_failures.get(fault)
+    def expected(self, *keys: str) -> KnownFailure | None:
+        """The declared failure for the first key declared: a test id (``partition-leader``), then a name."""
+        for key in keys:
+            if key in self.known_failures:
+                return self.known_failures[key]
+        return None
 
 
 def load_strategy(directory: Path) -> Strategy:

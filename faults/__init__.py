@@ -1,19 +1,21 @@
-"""Fault injectors, by name: ``pod-delete`` or ``pod-delete:leader``."""
+"""Fault injectors by name (``pod-delete``, ``pod-delete:leader``), and schedules of them."""
 
 from __future__ import annotations
 
-from faults.base import TARGETS, Context, Fault, FaultError, choose_target
-from faults.pod_faults import InplaceRestart, PodDelete
+from faults.base import TARGETS, Context, Fault, FaultError, choose_targets
+from faults.catalog import CATALOG, DEFAULT_MATRIX, RANDOM_POOL, make
+from faults.schedule import Schedule, plan
 
-CATALOG: dict[str, type[Fault]] = {cls.name: cls for cls in (PodDelete, InplaceRestart)}
-
-
-def make(spec: str) -> Fault:
-    """Build a fault from ``name`` or ``name:target`` (leader, follower, random or a pod)."""
-    name, _, target = spec.partition(":")
-    if name not in CATALOG:
-        raise FaultError(f"unknown fault {name!r}; known faults: {', '.join(sorted(CATALOG))}")
-    return CATALOG[name](target or None)
-
-
-__all__ = ["CATALOG", "TARGETS", "Context", "Fault", "FaultError", "choose_target", "make"]
+__all__ = [
+    "CATALOG",
+    "DEFAULT_MATRIX",
+    "RANDOM_POOL",
+    "TARGETS",
+    "Context",
+    "Fault",
+    "FaultError",
+    "Schedule",
+    "choose_targets",
+    "make",
+    "plan",
+]

@@ -1,69 +1,119 @@
-"""A fault: a small type that says where it can run and how it injects and heals.
+"""A fault: a small type that says where it can run, how it injects and how it heals.
 
 Targets are chosen when the fault is injected, from what etcd reports at that
 moment (who leads), with the scenario's seeded random generator, so the same
-seed picks the same member role again.
+seed picks the same member role again. A fault that holds (a partition, a
+pause, a cordoned node) stays in place for ``hold`` seconds between inject and
+heal; every step it takes is marked in the cluster's event log, which is the
+scenario's timeline.
 """
 
 from __future__ import annotations
 
 import abc
 import random
+import time
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from clusters.base import Cluster
+from clusters.events import EventLog
 from clusters.observe import Snapshot
 
-TARGETS = ("leader", "follower", "random")
+TARGETS = ("leader", "follower", "random", "N (that many pods at once)", "a pod name")
 
 
 class FaultError(ValueError):
-    """A fault name or target that does not exist; the message lists what does."""
+    """A fault name, schedule or target that does not exist; the message lists what does."""
 
 
 @dataclass(frozen=True)
 class Context:
-    """What a fault may use besides the cluster: randomness and the latest view."""
+    """What a fault may use besides the cluster: randomness, the latest view, the timeline."""
 
     rng: random.Random
     snapshot: Snapshot
+    events: EventLog
+
+    def mark(self, action: str, pod: str | None = None, **detail: Any) -> None:
+        """A step of the fault, for the timeline (cordon, evict, SIGSTOP, cut …)."""
+        self.events.record("fault-step", pod, action=action, **detail)
 
 
-def choose_target(target: str, cluster: Cluster, ctx: Context) -> str:
-    """Resolve leader / follower / random / a pod name to one pod name."""
-    pods = [p.name for p in cluster.pods() if p.phase == "Running"]
+def choose_targets(target: str, cluster: Cluster, ctx: Context) -> list[str]:
+    """Resolve leader / follower / random / N / a pod name to the pods to hit."""
+    pods = [p.name for p in cluster.pods() if p.phase == "Running" and not p.terminating]
     if target in pods:
-        return target
+        return [target]
     if not pods:
         raise FaultError(f"cannot aim at {target}: no pod is running")
+    if target.isdigit():
+        count = int(target)
+        if not 0 < count <= len(pods):
+            raise FaultError(f"cannot hit {count} pods: {len(pods)} are running")
+        return sorted(ctx.rng.sample(pods, count))
     if target == "random":
-        return ctx.rng.choice(pods)
+        return [ctx.rng.choice(pods)]
     leader = ctx.snapshot.leader_pod()
-    if leader is None:
+    if target in ("leader", "follower") and leader is None:
         raise FaultError(f"cannot aim at the {target}: no member reports a leader")
     if target == "leader":
-        return leader
+        return [leader]
     if target == "follower":
         followers = [p for p in pods if p != leader]
         if not followers:
             raise FaultError("cannot aim at a follower: only the leader is running")
-        return ctx.rng.choice(followers)
-    raise FaultError(f"unknown target {target!r}: use {', '.join(TARGETS)} or a pod name")
+        return [ctx.rng.choice(followers)]
+    raise FaultError(f"unknown target {target!r}: use {', '.join(TARGETS)}")
+
+
+def wait_until(condition: Any, timeout: float, what: str, interval: float = 0.2) -> None:
+    """Poll ``condition()`` until true; raise FaultError naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise FaultError(f"{what} did not happen within {timeout:.0f}s")
+        time.sleep(interval)
 
 
 class Fault(abc.ABC):
     name: ClassVar[str]
     default_target: ClassVar[str] = "random"
     backends: ClassVar[frozenset[str]] = frozenset({"local", "kind", "existing"})
+    # Capabilities the backend must have beyond the pod API (see Cluster.missing).
+    requires: ClassVar[tuple[str, ...]] = ()
+    # Cluster settings the fault only makes sense with (LocalOptions fields).
+    cluster_settings: ClassVar[dict[str, Any]] = {}
+    # How long the disruption stays in place before heal.
+    hold: ClassVar[float] = 0.0
+    # Whether a ``random`` schedule step draws a target (a role or a pod) for it.
+    draws_target: ClassVar[bool] = True
 
     def __init__(self, target: str | None = None) -> None:
         self.target = target or self.default_target
+        self.pods: list[str] = []  # what inject hit, for heal
 
     @property
     def id(self) -> str:
         """Readable test id: the name, plus the target when it is not the default."""
         return self.name if self.target == self.default_target else f"{self.name}-{self.target}"
+
+    @property
+    def spec(self) -> str:
+        return f"{self.name}:{self.target}"
+
+    def unavailable(self, cluster: Cluster) -> str | None:
+        """One line saying why this fault cannot run on ``cluster``, or None when it can."""
+        if cluster.backend not in self.backends:
+            return f"{self.name} is not available on the {cluster.backend} backend"
+        for capability in self.requires:
+            reason = cluster.missing(capability)
+            if reason:
+                return f"{self.name} skipped: {reason}"
+        return None
+
+    def check_target(self) -> None:
+        """Refuse a target this fault cannot take, when the spec is parsed rather than mid-run."""
 
     @abc.abstractmethod
     def inject(self, cluster: Cluster, ctx: Context) -> list[str]:

@@ -1,27 +1,42 @@
-"""Faults Kubernetes inflicts on pods every day: deletion and in-place restarts."""
+"""Faults Kubernetes and the machine inflict on pods: deletion, restarts, kills, stalls."""
 
 from __future__ import annotations
 
 import signal
 
 from clusters.base import Cluster
-from faults.base import Context, Fault, choose_target
+from faults.base import Context, Fault, choose_targets
 
 
 class PodDelete(Fault):
     """Delete the pod through the API, as a rescheduling, an eviction or a user does.
 
     It terminates gracefully (preStop, SIGTERM) and the StatefulSet re-creates
-    it with the same name and volumes but a new pod IP.
+    it with the same name and volumes but a new pod IP. With a count as
+    target, all those pods are deleted in the same instant.
     """
 
     name = "pod-delete"
     default_target = "leader"
 
     def inject(self, cluster: Cluster, ctx: Context) -> list[str]:
-        pod = choose_target(self.target, cluster, ctx)
-        cluster.delete_pod(pod)
-        return [pod]
+        pods = choose_targets(self.target, cluster, ctx)
+        ctx.mark("delete", ",".join(pods))
+        cluster.delete_pods(pods)
+        return pods
+
+
+class SimultaneousRebuild(PodDelete):
+    """Two members' pods deleted at once: with three members, a majority rebuilt together.
+
+    This is how the seed cluster died: a node pool upgrade or a namespace
+    redeploy rebuilds several pods at the same time, and each rebuilt member
+    waits for the others.
+    """
+
+    name = "simultaneous-rebuild"
+    default_target = "2"
+    draws_target = False
 
 
 class InplaceRestart(Fault):
@@ -34,8 +49,65 @@ class InplaceRestart(Fault):
 
     name = "inplace-restart"
     default_target = "follower"
+    wipe_data = False
 
     def inject(self, cluster: Cluster, ctx: Context) -> list[str]:
-        pod = choose_target(self.target, cluster, ctx)
-        cluster.kill_container(pod, signal.SIGKILL)
-        return [pod]
+        pods = choose_targets(self.target, cluster, ctx)
+        for pod in pods:
+            ctx.mark("kill container" + (" and wipe its data" if self.wipe_data else ""), pod)
+            cluster.kill_container(pod, signal.SIGKILL, wipe_data=self.wipe_data)
+        return pods
+
+
+class InplaceRestartWiped(InplaceRestart):
+    """An in-place restart that finds its data directory empty: a wiped or replaced disk.
+
+    The member's ID is still in the member list and the leader still holds
+    its progress, so a strategy that simply starts again meets the seed's
+    ``tocommit`` panic.
+    """
+
+    name = "inplace-restart-wiped"
+    wipe_data = True
+
+
+class LeaderKill(Fault):
+    """SIGKILL the leader's etcd process (not the entrypoint around it): a crash mid-term.
+
+    The remaining members must elect a new leader; the entrypoint decides
+    whether the container exits and is restarted in place.
+    """
+
+    name = "leader-kill"
+    default_target = "leader"
+
+    def inject(self, cluster: Cluster, ctx: Context) -> list[str]:
+        pods = choose_targets(self.target, cluster, ctx)
+        for pod in pods:
+            ctx.mark("SIGKILL etcd", pod)
+            cluster.signal_etcd(pod, signal.SIGKILL)
+        return pods
+
+
+class Pause(Fault):
+    """SIGSTOP a member's etcd for ``hold`` seconds, then SIGCONT: a long GC pause or a disk stall.
+
+    Aimed at the leader by default: it wakes up believing it still leads,
+    with a term the others have left behind.
+    """
+
+    name = "pause"
+    default_target = "leader"
+    hold = 10.0
+
+    def inject(self, cluster: Cluster, ctx: Context) -> list[str]:
+        self.pods = choose_targets(self.target, cluster, ctx)
+        for pod in self.pods:
+            ctx.mark("SIGSTOP etcd", pod)
+            cluster.signal_etcd(pod, signal.SIGSTOP)
+        return self.pods
+
+    def heal(self, cluster: Cluster, ctx: Context) -> None:
+        for pod in self.pods:
+            ctx.mark("SIGCONT etcd", pod)
+            cluster.signal_etcd(pod, signal.SIGCONT)

@@ -45,6 +45,7 @@ class Verdict:
     max_write_outage_s: float = 0.0
     recovery_s: float | None = None
     problems_at_end: list[str] = field(default_factory=list)
+    fault_errors: list[str] = field(default_factory=list)
 
 
 def _panic_line(line: str) -> tuple[str, str] | None:
@@ -93,7 +94,7 @@ def max_write_outage(history: History) -> float:
     start and to the scenario's end, so a cluster that never writes again
     shows the whole remaining time.
     """
-    start = min((f.start for f in history.faults), default=history.started)
+    start = min((f.start for f in history.faults if not f.skipped), default=history.started)
     marks = sorted(op.complete for op in history.operations if op.outcome == "ok" and op.complete and op.complete >= start)
     points = [start, *marks, history.ended]
     return max(b - a for a, b in zip(points, points[1:]))
@@ -130,6 +131,9 @@ def judge(history: History, outage_budget: float) -> Verdict:
         reasons.append("quorum-lost")
     if recovery is None:
         reasons.append("not-recovered")
+    incomplete = [f"{f.fault}: {f.error}" for f in history.faults if f.error]
+    if incomplete:
+        reasons.append("fault-incomplete")
     last = history.snapshots[-1].problems() if history.snapshots else ["no snapshot taken"]
     return Verdict(
         verdict="fail" if reasons else "pass",
@@ -139,4 +143,5 @@ def judge(history: History, outage_budget: float) -> Verdict:
         max_write_outage_s=round(outage, 3),
         recovery_s=None if recovery is None else round(recovery, 3),
         problems_at_end=[] if recovery is not None else last,
+        fault_errors=incomplete,
     )

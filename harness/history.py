@@ -38,12 +38,20 @@ class Operation:
 
 @dataclass
 class FaultWindow:
-    """When a fault was injected and healed, and what it hit."""
+    """When a fault was injected, held and healed, and what it hit.
+
+    ``error`` says why it did not fully take effect (a drain a budget blocked,
+    a target that did not exist); ``skipped`` why it never ran (the backend
+    cannot do it, or the cluster had not recovered from the step before).
+    """
 
     fault: str
     targets: list[str]
     start: float
     end: float
+    injected: float | None = None
+    error: str | None = None
+    skipped: str | None = None
 
 
 @dataclass
@@ -66,7 +74,7 @@ class History:
     @property
     def healed(self) -> float:
         """When the last fault was healed: recovery is measured from here."""
-        return max((f.end for f in self.faults), default=self.started)
+        return max((f.end for f in self.faults if not f.skipped), default=self.started)
 
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)

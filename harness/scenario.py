@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from clusters import observe
-from clusters.base import Cluster
+from clusters.base import Cluster, Unsupported
 from clusters.strategy import KnownFailure
-from faults import Context, Fault
+from faults import Context, Fault, FaultError, Schedule
 from harness import checks
 from harness.history import FaultWindow, History
 from harness.workload import Writer
@@ -42,8 +42,14 @@ class ScenarioResult:
     known: KnownFailure | None
     verdict: checks.Verdict
     duration_s: float
-    targets: list[str] = field(default_factory=list)
+    windows: list[FaultWindow] = field(default_factory=list)
     report_dir: Path | None = None
+
+    @property
+    def skipped(self) -> str | None:
+        """Why nothing ran, when every step was skipped."""
+        reasons = [w.skipped for w in self.windows]
+        return reasons[0] if reasons and all(reasons) else None
 
     def record(self) -> dict[str, Any]:
         """One entry of results.json."""
@@ -54,7 +60,9 @@ class ScenarioResult:
             "backend": self.backend,
             "etcd_version": self.etcd_version,
             "seed": self.seed,
-            "targets": self.targets,
+            "steps": [
+                {"fault": w.fault, "targets": w.targets, "error": w.error, "skipped": w.skipped} for w in self.windows
+            ],
             "verdict": v.verdict,
             "expected": "fail" if self.known else "pass",
             "reasons": v.reasons,
@@ -63,13 +71,15 @@ class ScenarioResult:
             "max_write_outage_s": v.max_write_outage_s,
             "recovery_s": v.recovery_s,
             "problems_at_end": v.problems_at_end,
+            "fault_errors": v.fault_errors,
             "duration_s": round(self.duration_s, 3),
             "report": str(self.report_dir) if self.report_dir else None,
         }
 
 
-def _poll_recovery(cluster: Cluster, history: History, deadline: float, stable: float) -> None:
-    """Snapshot until the cluster has been whole for ``stable`` seconds, or the deadline."""
+def _wait_recovered(cluster: Cluster, history: History, timeout: float, stable: float) -> bool:
+    """Snapshot until the cluster has been whole for ``stable`` seconds; False at the deadline."""
+    deadline = time.monotonic() + timeout
     healthy_since = None
     while time.monotonic() < deadline:
         snapshot = observe.snapshot(cluster)
@@ -79,26 +89,59 @@ def _poll_recovery(cluster: Cluster, history: History, deadline: float, stable: 
         elif healthy_since is None:
             healthy_since = snapshot.time
         elif snapshot.time - healthy_since >= stable:
-            return
+            return True
         time.sleep(0.2)
+    return False
+
+
+def _run_fault(cluster: Cluster, fault: Fault, rng: random.Random, history: History) -> FaultWindow:
+    """Inject, hold, heal; heal runs even when inject failed halfway (uncordon, SIGCONT, restore)."""
+    start = time.time()
+    skipped = fault.unavailable(cluster)
+    if skipped:
+        cluster.events.record("fault-skipped", None, fault=fault.id, reason=skipped)
+        return FaultWindow(fault.id, [], start, start, skipped=skipped)
+    ctx = Context(rng, observe.snapshot(cluster), cluster.events)
+    history.snapshots.append(ctx.snapshot)
+    window = FaultWindow(fault.id, [], time.time(), 0.0)
+    try:
+        window.targets = fault.inject(cluster, ctx)
+        window.injected = time.time()
+        time.sleep(fault.hold)
+    except (FaultError, Unsupported) as err:
+        window.error = f"inject: {err}"
+    finally:
+        try:
+            fault.heal(cluster, ctx)
+        except (FaultError, Unsupported) as err:
+            window.error = (window.error + "; " if window.error else "") + f"heal: {err}"
+        window.end = time.time()
+    return window
 
 
 def run(
     cluster: Cluster,
-    fault: Fault,
+    schedule: Schedule,
     *,
     seed: int,
     timing: Timing,
     report_dir: Path | None = None,
 ) -> ScenarioResult:
-    """Disrupt a started cluster with ``fault`` and judge what happened."""
+    """Run ``schedule`` against a started cluster and judge what happened.
+
+    Between steps the cluster gets the recovery timeout to become whole
+    again; steps after one it did not recover from are recorded as skipped,
+    so a broken cluster is not disrupted further for nothing.
+    """
     began = time.time()
     strategy = cluster.strategy
-    known = strategy.expected(fault.name)
+    known = strategy.expected(*schedule.declared_keys)
     history = History(
         meta={
             "strategy": strategy.name,
-            "fault": fault.id,
+            "fault": schedule.id,
+            "schedule": schedule.spec,
+            "plan": list(schedule.steps),
             "backend": cluster.backend,
             "etcd_version": cluster.etcd_version,
             "seed": seed,
@@ -109,16 +152,17 @@ def run(
     observe.wait_healthy(cluster, timing.start_timeout)
     writer = Writer(cluster.endpoints)
     writer.start()
+    rng = random.Random(seed)
     try:
         time.sleep(timing.warmup)
-        ctx = Context(random.Random(seed), observe.snapshot(cluster))
-        history.snapshots.append(ctx.snapshot)
-        fault_start = time.time()
-        targets = fault.inject(cluster, ctx)
-        fault.heal(cluster, ctx)
-        history.faults.append(FaultWindow(fault.id, targets, fault_start, time.time()))
-        time.sleep(0.5)  # let the disruption register before asking whether it healed
-        _poll_recovery(cluster, history, time.monotonic() + timing.recovery_timeout, timing.settle)
+        for i, fault in enumerate(schedule.faults()):
+            if i and not _wait_recovered(cluster, history, timing.recovery_timeout, timing.settle):
+                now = time.time()
+                reason = "the cluster had not recovered from the step before"
+                history.faults.append(FaultWindow(fault.id, [], now, now, skipped=reason))
+                continue
+            history.faults.append(_run_fault(cluster, fault, rng, history))
+        _wait_recovered(cluster, history, timing.recovery_timeout, timing.settle)
     finally:
         history.operations = writer.stop()
     history.snapshots.append(observe.snapshot(cluster))
@@ -132,13 +176,13 @@ def run(
             cluster.save_logs(report_dir / "logs")
     return ScenarioResult(
         strategy=strategy.name,
-        fault=fault.id,
+        fault=schedule.id,
         backend=cluster.backend,
         etcd_version=cluster.etcd_version,
         seed=seed,
         known=known,
         verdict=verdict,
         duration_s=time.time() - began,
-        targets=targets,
+        windows=history.faults,
         report_dir=report_dir,
     )

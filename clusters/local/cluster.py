@@ -16,12 +16,13 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from clusters.base import Cluster, PodInfo, Unsupported
+from clusters.base import Cluster, EvictionBlocked, PodInfo, Unsupported
 from clusters.events import EventLog
-from clusters.local import dns, host, leftovers
+from clusters.local import dns, eviction, host, leftovers, netfilter
 from clusters.local.kubelet import Kubelet, KubeletConfig, Pod
 from clusters.local.sandbox import HOST_DIRS, RootfsTemplate
 from clusters.manifests import ManifestError, Volume
@@ -37,9 +38,18 @@ class LocalOptions:
     """Knobs of the emulation; timers default to Kubernetes' own values."""
 
     etcd_bin_dir: Path
-    nodes: int = 3
+    nodes: int = 5
     node_local_volumes: bool = False
     backoff_base: float = 10.0
+
+
+@dataclass
+class DnsHold:
+    """A cached answer: ``ip`` until ``seconds`` after the record changed."""
+
+    ip: str
+    seconds: float
+    until: float | None = None
 
 
 @functools.lru_cache(maxsize=None)
@@ -87,6 +97,8 @@ class LocalCluster(Cluster):
         self._all_pods: list[Pod] = []
         self._claim_nodes: dict[str, str] = {}
         self._uid = 0
+        self._revision = 0
+        self._dns_holds: dict[str, DnsHold] = {}
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._records: list[tuple[str, list[str]]] | None = None
@@ -150,13 +162,50 @@ class LocalCluster(Cluster):
                     pod = self._new_pod(ordinal)
                 if pod.node is None:
                     self._schedule(pod)
-                if not self.sts.parallel and not (pod.phase == "Running" and pod.ready and not pod.terminating):
+                if not self.sts.parallel and not eviction.healthy(pod):
                     break
+            self._scale_down()
+            self._roll_out()
             self._publish()
+
+    def _remove(self, pod: Pod) -> None:
+        """Delete a pod object: a scheduled one terminates through its kubelet, a Pending one just goes."""
+        kubelet = self._kubelets.get(pod.ordinal)
+        if kubelet is not None and kubelet.pod is pod:
+            if not pod.terminating:
+                kubelet.delete()
+        else:
+            del self._pods[pod.ordinal]
+            self.events.record("pod-gone", pod.name, uid=pod.uid)
+
+    def _scale_down(self) -> None:
+        """Highest ordinal first, one at a time and only while the others are healthy (Parallel: all at once)."""
+        condemned = sorted((p for o, p in self._pods.items() if o >= self.replicas), key=lambda p: -p.ordinal)
+        if self.sts.parallel:
+            for pod in condemned:
+                self._remove(pod)
+            return
+        if not condemned or any(p.terminating for p in condemned):
+            return
+        target = condemned[0]
+        others_healthy = all(eviction.healthy(p) for p in self._pods.values() if p is not target)
+        if others_healthy or not eviction.healthy(target):
+            self._remove(target)
+
+    def _roll_out(self) -> None:
+        """RollingUpdate, maxUnavailable 1: replace the highest old-revision pod once every pod is healthy."""
+        pods = [self._pods.get(o) for o in range(self.replicas)]
+        if any(p is None or not eviction.healthy(p) for p in pods):
+            return
+        old = [p for p in pods if p is not None and p.revision != self._revision]
+        if old:
+            pod = max(old, key=lambda p: p.ordinal)
+            self.events.record("rolling-update", pod.name, uid=pod.uid, revision=self._revision)
+            self._remove(pod)
 
     def _new_pod(self, ordinal: int) -> Pod:
         self._uid += 1
-        pod = Pod(name=f"{self.sts.name}-{ordinal}", ordinal=ordinal, uid=self._uid)
+        pod = Pod(name=f"{self.sts.name}-{ordinal}", ordinal=ordinal, uid=self._uid, revision=self._revision)
         self._pods[ordinal] = pod
         self._all_pods.append(pod)
         self.events.record("pod-created", pod.name, uid=pod.uid)
@@ -233,13 +282,31 @@ class LocalCluster(Cluster):
     # --- DNS ------------------------------------------------------------------
 
     def _publish(self) -> None:
-        records = self.zone.records(self._pods.values())
+        records = self._apply_holds(self.zone.records(self._pods.values()))
         for kubelet in self._kubelets.values():
             if kubelet.pod.phase == "Running" or kubelet.pod.ip:
                 dns.write_in_place(kubelet.hosts_file, self.zone.hosts_file(kubelet.pod, records))
         if records != self._records:
             self._records = records
             self.events.record("dns", None, records={ip: names[0] for ip, names in records})
+
+    def _apply_holds(self, records: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
+        """Answer held names with their old address until the cache entry expires."""
+        now = time.monotonic()
+        for name, hold in list(self._dns_holds.items()):
+            names = self.zone.names(name)
+            current = next((ip for ip, n in records if n == names), None)
+            if hold.until is None and current != hold.ip:
+                hold.until = now + hold.seconds
+                self.events.record("dns-cached", name, stale_ip=hold.ip, new_ip=current, seconds=hold.seconds)
+            if hold.until is not None and now >= hold.until:
+                del self._dns_holds[name]
+                self.events.record("dns-cache-expired", name)
+                continue
+            records = [(hold.ip, n) if n == names else (ip, n) for ip, n in records]
+            if current is None:
+                records.append((hold.ip, names))
+        return records
 
     # --- what faults and the harness use --------------------------------------
 
@@ -259,16 +326,90 @@ class LocalCluster(Cluster):
                     return kubelet
         raise Unsupported(f"pod {name} has no running kubelet (Pending or gone)")
 
-    def delete_pod(self, name: str, grace: float | None = None) -> None:
-        kubelet = self._kubelet(name)
-        kubelet.delete(grace)
+    def delete_pods(self, names: list[str], grace: float | None = None) -> None:
+        kubelets = [self._kubelet(name) for name in names]
+        for kubelet in kubelets:
+            kubelet.delete(grace)
         limit = (self.sts.grace_period if grace is None else grace) + DELETE_MARGIN
-        if not kubelet.gone.wait(timeout=limit):
-            raise host.HostError(f"pod {name} was not gone {limit:.0f}s after its deletion")
+        deadline = time.monotonic() + limit
+        for kubelet in kubelets:
+            if not kubelet.gone.wait(timeout=max(0.0, deadline - time.monotonic())):
+                raise host.HostError(f"pod {kubelet.pod.name} was not gone {limit:.0f}s after its deletion")
 
-    def kill_container(self, name: str, sig: int = signal.SIGKILL) -> None:
-        if not self._kubelet(name).kill_container(sig, wait=KILL_WAIT):
+    def kill_container(self, name: str, sig: int = signal.SIGKILL, wipe_data: bool = False) -> None:
+        if not self._kubelet(name).kill_container(sig, wait=KILL_WAIT, wipe_data=wipe_data):
             raise Unsupported(f"pod {name} has no running container to signal")
+
+    def signal_etcd(self, name: str, sig: int) -> None:
+        if not self._kubelet(name).signal_process(self.options.etcd_bin_dir / "etcd", sig, wait=KILL_WAIT):
+            raise Unsupported(f"pod {name} runs no etcd process to signal")
+
+    def evict(self, name: str) -> None:
+        with self._lock:
+            kubelet = self._kubelet(name)
+            reason = eviction.blocked(self.strategy.manifests.budget, list(self._pods.values()), self.replicas, kubelet.pod)
+            if reason:
+                self.events.record("eviction-blocked", name, reason=reason)
+                raise EvictionBlocked(reason)
+            self.events.record("evicted", name, uid=kubelet.pod.uid)
+            kubelet.delete()
+
+    def set_schedulable(self, node: str, schedulable: bool) -> None:
+        if node not in self.nodes:
+            raise KeyError(f"no node named {node}")
+        with self._lock:
+            (self.cordoned.discard if schedulable else self.cordoned.add)(node)
+        self.events.record("uncordoned" if schedulable else "cordoned", None, node=node)
+        self._sync()
+
+    def set_replicas(self, replicas: int) -> None:
+        with self._lock:
+            self.events.record("scaled", None, replicas=replicas, previous=self.replicas)
+            self.replicas = replicas
+        self._sync()
+
+    def rollout_restart(self) -> None:
+        with self._lock:
+            self._revision += 1
+            self.events.record("rollout-restart", None, revision=self._revision)
+        self._sync()
+
+    def rollout_complete(self) -> bool:
+        with self._lock:
+            pods = [self._pods.get(o) for o in range(self.replicas)]
+            return len(self._pods) == self.replicas and all(
+                p is not None and p.revision == self._revision and eviction.healthy(p) for p in pods
+            )
+
+    def missing(self, capability: str) -> str | None:
+        if capability == "network-cut":
+            return netfilter.check_available()
+        if capability == "dns-cache":
+            return None
+        return super().missing(capability)
+
+    def cut_network(self, name: str, direction: str) -> None:
+        kubelet = self._kubelet(name)
+        if kubelet.sandbox is None:
+            raise Unsupported(f"pod {name} has no sandbox yet")
+        netfilter.cut(kubelet.sandbox.pause.pid, self._config.bridge.subnet, self._config.bridge.gateway, direction)
+
+    def restore_network(self, name: str) -> None:
+        """A pod re-created meanwhile has a new sandbox without the cut: nothing to restore."""
+        try:
+            kubelet = self._kubelet(name)
+        except Unsupported:
+            return
+        if kubelet.sandbox is not None:
+            netfilter.restore(kubelet.sandbox.pause.pid)
+
+    def hold_dns(self, name: str, seconds: float) -> None:
+        with self._lock:
+            ip = next((p.ip for p in self._pods.values() if p.name == name), None)
+            if ip is None:
+                raise Unsupported(f"pod {name} has no address to cache")
+            self._dns_holds[name] = DnsHold(ip, seconds)
+            self.events.record("dns-hold", name, ip=ip, seconds=seconds)
 
     def exec(self, name: str, command: list[str], timeout: float = 10.0) -> tuple[int, str]:
         return self._kubelet(name).exec(command, timeout)

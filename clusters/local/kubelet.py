@@ -9,6 +9,7 @@ ends when the pod object is gone; the controller then creates a replacement.
 from __future__ import annotations
 
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -44,6 +45,7 @@ class Pod:
     ready: bool = False
     terminating: bool = False
     restart_count: int = 0
+    revision: int = 0
     logs: list[Path] = field(default_factory=list)
 
 
@@ -103,6 +105,7 @@ class Kubelet:
         self._wake = threading.Event()
         self._grace = sts.grace_period
         self._exit_cause: str | None = None
+        self._wipe_before_restart = False
         self.gone = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"kubelet-{pod.name}-{pod.uid}", daemon=True)
 
@@ -122,23 +125,43 @@ class Kubelet:
         self._delete.set()
         self._wake.set()
 
-    def kill_container(self, sig: int = signal.SIGKILL, cause: str = "fault", wait: float = 0.0) -> bool:
+    def kill_container(self, sig: int = signal.SIGKILL, wait: float = 0.0, wipe_data: bool = False) -> bool:
         """Signal the running container as a fault would; the kubelet restarts it in place.
 
         With ``wait``, return once the container has exited (for SIGKILL), so
-        that whatever is measured next starts after the disruption.
+        that whatever is measured next starts after the disruption. With
+        ``wipe_data``, its data volumes are emptied before the restart.
         """
         container = self.container
         if container is None or container.exited() is not None:
             return False
-        self._exit_cause = cause
+        self._exit_cause = "fault"
+        self._wipe_before_restart = wipe_data
         container.signal(sig)
         self._wake.set()
+        return self._wait_exit(container, wait) if wait and sig == signal.SIGKILL else True
+
+    def signal_process(self, executable: Path, sig: int, wait: float = 0.0) -> bool:
+        """Signal the container's process running ``executable`` (etcd under an entrypoint shell)."""
+        container = self.container
+        pid = container.find_process(executable) if container and container.exited() is None else None
+        if pid is None:
+            return False
+        if sig == signal.SIGKILL:
+            self._exit_cause = "fault"  # the entrypoint usually exits with it
+        container.signal_pid(pid, sig)
         if wait and sig == signal.SIGKILL:
-            try:
-                container.process.wait(timeout=wait)
-            except subprocess.TimeoutExpired:
-                return False
+            deadline = time.monotonic() + wait
+            while host.start_time(pid) is not None and time.monotonic() < deadline:
+                time.sleep(0.02)
+        return True
+
+    @staticmethod
+    def _wait_exit(container: Container, wait: float) -> bool:
+        try:
+            container.process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            return False
         return True
 
     def exec(self, command: list[str], timeout: float = 10.0) -> tuple[int, str]:
@@ -165,6 +188,8 @@ class Kubelet:
                 if self._delete.wait(delay):
                     break
                 ran_for = self._run_container()
+                if self._wipe_before_restart:
+                    self._wipe_data()
                 if not self._delete.is_set():
                     self.pod.restart_count += 1
                     delay = backoff.after_exit(ran_for)
@@ -172,6 +197,20 @@ class Kubelet:
             events.record("pod-failed", self.pod.name, error=str(err))
         finally:
             self._teardown()
+
+    def _wipe_data(self) -> None:
+        """Empty every writable volume, as a new disk under the same claim would be."""
+        self._wipe_before_restart = False
+        for volume in self.sts.volumes:
+            if volume.kind == "configMap":
+                continue
+            directory = self.volume_dirs[volume.name]
+            for entry in directory.iterdir():
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+            self.config.events.record("volume-wiped", self.pod.name, volume=volume.name)
 
     def _spec(self) -> ContainerSpec:
         c = self.sts.container

@@ -189,6 +189,36 @@ class Container:
             self._init = (found[0], host.start_time(found[0])) if found else None
         return self._init[0] if self._init else None
 
+    def find_process(self, executable: Path) -> int | None:
+        """Host PID of the container's process running ``executable``, PID 1 included.
+
+        Compared by inode, since inside the container the binary sits at
+        another path (the bind mount at /usr/local/bin).
+        """
+        try:
+            wanted = executable.stat()
+        except OSError:
+            return None
+        init = self.init_pid()
+        queue = [init] if init else []
+        while queue:
+            pid = queue.pop(0)
+            try:
+                found = os.stat(f"/proc/{pid}/exe")
+            except OSError:
+                found = None
+            if found and (found.st_dev, found.st_ino) == (wanted.st_dev, wanted.st_ino):
+                return pid
+            queue += host.children(pid)
+        return None
+
+    def signal_pid(self, pid: int, sig: int) -> None:
+        """Signal one of the container's processes (found by ``find_process``)."""
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
     def signal(self, sig: int) -> None:
         """Deliver ``sig`` to PID 1; SIGKILL ends every process in the container."""
         pid = self.init_pid()

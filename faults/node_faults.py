@@ -1,0 +1,89 @@
+"""Node maintenance: ``kubectl drain`` and what it does to a StatefulSet's pods.
+
+Where the evicted pod can go decides the outcome: a network-attached volume
+follows it to another node, a node-local one (kind's local-path) keeps it
+Pending until its node is back, an emptyDir is gone with the old pod.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+from clusters.base import Cluster, EvictionBlocked
+from faults.base import Context, Fault, FaultError, choose_targets
+
+EVICTION_RETRY = 5.0  # kubectl drain retries a 429 every 5 s
+DRAIN_TIMEOUT = 120.0  # kubectl's --timeout; 0 (its default) would wait forever
+GONE_TIMEOUT = 90.0  # grace period plus teardown, for kubectl's wait until each pod is gone
+
+
+class NodeDrain(Fault):
+    """Cordon the node of the target pod, evict its pods as ``kubectl drain`` does, uncordon after ``hold``.
+
+    Evictions that a PodDisruptionBudget refuses are retried every 5 s until
+    the drain's timeout; a drain that still cannot evict fails the fault with
+    the budget's message, never skipping a pod silently. emptyDir pods are
+    evicted too (``--delete-emptydir-data``, which every etcd runbook passes).
+    """
+
+    name = "node-drain"
+    default_target = "leader"
+    hold = 15.0  # the maintenance window before the node is uncordoned
+    node: str | None = None
+
+    def inject(self, cluster: Cluster, ctx: Context) -> list[str]:
+        target = choose_targets(self.target, cluster, ctx)[0]
+        node = cluster.pod(target).node
+        if node is None:
+            raise FaultError(f"cannot drain the node of {target}: it is not scheduled")
+        self.node = node
+        ctx.mark("cordon", None, node=self.node)
+        cluster.set_schedulable(self.node, False)
+        on_node = {p.name: p.uid for p in cluster.pods() if p.node == self.node and not p.terminating}
+        pending = dict(on_node)
+        deadline = time.monotonic() + DRAIN_TIMEOUT
+        while pending:
+            for name in list(pending):
+                try:
+                    cluster.evict(name)
+                except EvictionBlocked as blocked:
+                    if time.monotonic() >= deadline:
+                        raise FaultError(f"drain of {self.node} timed out: evicting {name}: {blocked}") from None
+                    ctx.mark("eviction refused, retrying", name, reason=str(blocked))
+                    continue
+                ctx.mark("evicted", name, node=self.node)
+                del pending[name]
+            if pending:
+                time.sleep(EVICTION_RETRY)
+        self._wait_gone(cluster, on_node)
+        return sorted(on_node)
+
+    @staticmethod
+    def _wait_gone(cluster: Cluster, evicted: dict[str, str]) -> None:
+        """Until each evicted pod's object is gone: absent, or back under the same name with a new UID."""
+        deadline = time.monotonic() + GONE_TIMEOUT
+        while True:
+            current = {p.name: p.uid for p in cluster.pods()}
+            if all(current.get(name) != uid for name, uid in evicted.items()):
+                return
+            if time.monotonic() >= deadline:
+                raise FaultError(f"evicted pods were not gone {GONE_TIMEOUT:.0f}s after eviction")
+            time.sleep(1.0)
+
+    def heal(self, cluster: Cluster, ctx: Context) -> None:
+        if self.node is None:
+            return
+        ctx.mark("uncordon", None, node=self.node)
+        cluster.set_schedulable(self.node, True)
+
+
+class NodeDrainLocalVolumes(NodeDrain):
+    """``node-drain`` on a cluster whose claims are bound to their node, like kind's local-path storage.
+
+    The evicted pod cannot follow its data elsewhere: it stays Pending until
+    the node is uncordoned.
+    """
+
+    name = "node-drain-local"
+    cluster_settings: ClassVar[dict[str, object]] = {"node_local_volumes": True}

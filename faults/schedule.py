@@ -1,0 +1,87 @@
+"""Schedules: faults in sequence, repeated, or drawn at random from a seed.
+
+A schedule spec is what ``--fault`` takes: steps joined by ``+``, each
+``NAME[:TARGET][*N]``; the step ``random`` draws a fault and its target from
+the seed. Planning resolves the spec into concrete fault specs before anything
+runs, so the same seed replays the same faults, targets and order, and the plan
+is written into the history for anyone to replay.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+from faults.base import Fault, FaultError
+from faults.catalog import RANDOM_POOL, make
+
+_STEP = re.compile(r"^(?P<fault>[a-z][a-z0-9-]*)(?::(?P<target>[A-Za-z0-9-]+))?(?:\*(?P<times>\d+))?$")
+RANDOM = "random"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    spec: str
+    steps: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        """The test id: a single fault's id, or the spec with targets joined by '-'."""
+        if len(self.steps) == 1 and RANDOM not in self.spec:
+            return self.faults()[0].id
+        return self.spec.replace(":", "-")
+
+    @property
+    def declared_keys(self) -> tuple[str, ...]:
+        """What a strategy's known_failures may be keyed by, most specific first."""
+        if len(self.steps) == 1 and RANDOM not in self.spec:
+            fault = self.faults()[0]
+            return (fault.id, fault.name)
+        return (self.spec,)
+
+    def faults(self) -> list[Fault]:
+        """Fresh fault objects: a fault keeps state between its inject and heal."""
+        return [make(step) for step in self.steps]
+
+
+def _parse(spec: str) -> list[tuple[str, str | None, int]]:
+    if not spec:
+        raise FaultError("empty fault schedule")
+    steps = []
+    for part in spec.split("+"):
+        match = _STEP.match(part)
+        if not match:
+            raise FaultError(f"cannot read schedule step {part!r}: write NAME[:TARGET][*N], steps joined by '+'")
+        times = int(match["times"] or 1)
+        if not 1 <= times <= 100:
+            raise FaultError(f"schedule step {part!r}: repeat between 1 and 100 times")
+        steps.append((match["fault"], match["target"], times))
+    return steps
+
+
+def _draw(rng: random.Random, pods: list[str]) -> str:
+    cls = rng.choice(RANDOM_POOL)
+    if not cls.draws_target:
+        return f"{cls.name}:{cls.default_target}"
+    return f"{cls.name}:{rng.choice(['leader', 'follower', *pods])}"
+
+
+def plan(spec: str, seed: int, pods: list[str]) -> Schedule:
+    """Resolve ``spec`` into concrete steps; ``pods`` are the pod names random targets are drawn from."""
+    rng = random.Random(f"schedule:{seed}")
+    steps: list[str] = []
+    for name, target, times in _parse(spec):
+        for _ in range(times):
+            if name == RANDOM:
+                if target:
+                    raise FaultError("'random' draws its own target; write random or random*N")
+                steps.append(_draw(rng, pods))
+            else:
+                steps.append(make(f"{name}:{target}" if target else name).spec)
+    return Schedule(spec, tuple(steps))
+
+
+def check(spec: str) -> None:
+    """Raise FaultError for a spec that cannot be planned, before any cluster starts."""
+    plan(spec, 0, ["etcd-0"])
