@@ -67,7 +67,6 @@ def _chain(hook: str, interface: str, field: str, subnet: ipaddress.IPv4Network,
     return (
         f"\tchain {hook} {{\n"
         f"\t\ttype filter hook {hook} priority filter; policy accept;\n"
-        f"\t\tct state established,related accept\n"
         f"\t\t{match} ip {field} {subnet} ip {field} != {gateway} drop\n"
         f"\t\t{match} meta nfproto ipv6 drop\n"
         f"\t}}\n"
