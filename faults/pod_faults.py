@@ -80,6 +80,7 @@ class LeaderKill(Fault):
 
     name = "leader-kill"
     default_target = "leader"
+    draws_target = False
 
     def inject(self, cluster: Cluster, ctx: Context) -> list[str]:
         pods = choose_targets(self.target, cluster, ctx)

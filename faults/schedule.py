@@ -4,7 +4,10 @@ A schedule spec is what ``--fault`` takes: steps joined by ``+``, each
 ``NAME[:TARGET][*N]``; the step ``random`` draws a fault and its target from
 the seed. Planning resolves the spec into concrete fault specs before anything
 runs, so the same seed replays the same faults, targets and order, and the plan
-is written into the history for anyone to replay.
+is written into the history for anyone to replay. Random steps aim at pod
+names, not roles, because who leads differs from one run to the next; faults
+whose target is their point (the leader for leader-kill, a count, a size)
+keep it.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ def _draw(rng: random.Random, pods: list[str]) -> str:
     cls = rng.choice(RANDOM_POOL)
     if not cls.draws_target:
         return f"{cls.name}:{cls.default_target}"
-    return f"{cls.name}:{rng.choice(['leader', 'follower', *pods])}"
+    return f"{cls.name}:{rng.choice(pods)}"
 
 
 def plan(spec: str, seed: int, pods: list[str]) -> Schedule:

@@ -223,6 +223,7 @@ def run_scenario(
         outage_budget=config.getoption("outage_budget"),
     )
     report_root: Path = config.getoption("report_dir")
+    calls: list[str] = []  # a test may run several scenarios; each keeps its own report directory
 
     def run(spec: str, seed: int | None = None) -> ScenarioResult:
         if seed is None:
@@ -236,7 +237,9 @@ def run_scenario(
         reasons = {fault.unavailable(cluster) for fault in schedule.faults()}
         if None not in reasons:
             pytest.skip("; ".join(sorted(r for r in reasons if r)))
-        directory = report_root / "scenarios" / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name).strip("_")
+        calls.append(spec)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name).strip("_")
+        directory = report_root / "scenarios" / (name if len(calls) == 1 else f"{name}-{len(calls)}")
         shutil.rmtree(directory, ignore_errors=True)
         result = scenario.run(cluster, schedule, seed=seed, timing=timing, report_dir=directory)
         state.records.append(result.record())
