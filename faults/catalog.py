@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 from faults.base import Fault, FaultError
-from faults.network_faults import DnsStale, Partition, PartitionInbound, PartitionOutbound
+from faults.network_faults import (
+    DnsStale,
+    Partition,
+    PartitionInbound,
+    PartitionOutbound,
+)
 from faults.node_faults import NodeDrain, NodeDrainLocalVolumes
-from faults.pod_faults import InplaceRestart, InplaceRestartWiped, LeaderKill, Pause, PodDelete, SimultaneousRebuild
+from faults.pod_faults import (
+    InplaceRestart,
+    InplaceRestartWiped,
+    LeaderKill,
+    Pause,
+    PodDelete,
+    SimultaneousRebuild,
+)
 from faults.rollout_faults import RollingRestart, Scale
 
 CATALOG: dict[str, type[Fault]] = {

@@ -27,21 +27,24 @@ RANDOM = "random"
 class Schedule:
     spec: str
     steps: tuple[str, ...]
+    drawn: bool = False  # some step was drawn at random: the spec, not a fault, names it
+
+    @property
+    def single(self) -> Fault | None:
+        """The one fault this schedule runs, when it is just that."""
+        return self.faults()[0] if len(self.steps) == 1 and not self.drawn else None
 
     @property
     def id(self) -> str:
         """The test id: a single fault's id, or the spec with targets joined by '-'."""
-        if len(self.steps) == 1 and RANDOM not in self.spec:
-            return self.faults()[0].id
-        return self.spec.replace(":", "-")
+        single = self.single
+        return single.id if single else self.spec.replace(":", "-")
 
     @property
     def declared_keys(self) -> tuple[str, ...]:
         """What a strategy's known_failures may be keyed by, most specific first."""
-        if len(self.steps) == 1 and RANDOM not in self.spec:
-            fault = self.faults()[0]
-            return (fault.id, fault.name)
-        return (self.spec,)
+        single = self.single
+        return (single.id, single.name) if single else (self.spec,)
 
     def faults(self) -> list[Fault]:
         """Fresh fault objects: a fault keeps state between its inject and heal."""
@@ -74,17 +77,23 @@ def plan(spec: str, seed: int, pods: list[str]) -> Schedule:
     """Resolve ``spec`` into concrete steps; ``pods`` are the pod names random targets are drawn from."""
     rng = random.Random(f"schedule:{seed}")
     steps: list[str] = []
+    drawn = False
     for name, target, times in _parse(spec):
         for _ in range(times):
             if name == RANDOM:
                 if target:
                     raise FaultError("'random' draws its own target; write random or random*N")
                 steps.append(_draw(rng, pods))
+                drawn = True
             else:
                 steps.append(make(f"{name}:{target}" if target else name).spec)
-    return Schedule(spec, tuple(steps))
+    return Schedule(spec, tuple(steps), drawn)
 
 
-def check(spec: str) -> None:
-    """Raise FaultError for a spec that cannot be planned, before any cluster starts."""
-    plan(spec, 0, ["etcd-0"])
+def outline(spec: str) -> Schedule:
+    """The schedule's shape, for test ids and declarations, before any cluster exists.
+
+    Raises FaultError for a spec that cannot be planned; the targets of random
+    steps are placeholders (real ones are drawn per run).
+    """
+    return plan(spec, 0, ["pod"])

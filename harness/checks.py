@@ -6,6 +6,7 @@ reason words that results.json and the strategy metadata share.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -97,7 +98,7 @@ def max_write_outage(history: History) -> float:
     start = min((f.start for f in history.faults if not f.skipped), default=history.started)
     marks = sorted(op.complete for op in history.operations if op.outcome == "ok" and op.complete and op.complete >= start)
     points = [start, *marks, history.ended]
-    return max(b - a for a, b in zip(points, points[1:]))
+    return max(b - a for a, b in itertools.pairwise(points))
 
 
 def recovery_time(history: History) -> float | None:

@@ -84,7 +84,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         strategies = discover(config.getoption("strategy_path"))
         for spec in config.getoption("fault") or []:
-            faults.schedule.check(spec)
+            faults.schedule.outline(spec)
         bin_dir = config.getoption("etcd_bin_dir") or default_bin_dir()
     except (ManifestError, faults.FaultError) as err:
         raise pytest.UsageError(str(err)) from None
@@ -109,13 +109,8 @@ class State:
 STATE = pytest.StashKey[State]()
 
 
-def _outline(spec: str) -> faults.Schedule:
-    """The schedule's shape, for ids and declarations; targets are drawn per run."""
-    return faults.plan(spec, 0, [])
-
-
 def _declared_marks(strategy: Strategy, spec: str) -> list[pytest.MarkDecorator]:
-    known = strategy.expected(*_outline(spec).declared_keys)
+    known = strategy.expected(*faults.schedule.outline(spec).declared_keys)
     if not known:
         return []
     return [pytest.mark.xfail(strict=True, raises=DeclaredFailure, reason=f"declared: {known.reason}: {known.why}")]
@@ -135,7 +130,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         for s in strategies:
             for f in fault_specs:
                 for run in range(runs):
-                    ident = f"{s}-{_outline(f).id}" + (f"-run{run + 1}" if runs > 1 else "")
+                    ident = f"{s}-{faults.schedule.outline(f).id}" + (f"-run{run + 1}" if runs > 1 else "")
                     values = (s, f, run) if "chaos_run" in names else (s, f)
                     params.append(pytest.param(*values, id=ident, marks=_declared_marks(state.strategies[s], f)))
         argnames = ("chaos_strategy", "chaos_fault", "chaos_run") if "chaos_run" in names else ("chaos_strategy", "chaos_fault")

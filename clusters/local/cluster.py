@@ -43,16 +43,7 @@ class LocalOptions:
     backoff_base: float = 10.0
 
 
-@dataclass
-class DnsHold:
-    """A cached answer: ``ip`` until ``seconds`` after the record changed."""
-
-    ip: str
-    seconds: float
-    until: float | None = None
-
-
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def etcd_version(bin_dir: Path) -> str:
     """Asked once per binary: it costs a process start, and clusters start often."""
     etcd = bin_dir / "etcd"
@@ -98,7 +89,7 @@ class LocalCluster(Cluster):
         self._claim_nodes: dict[str, str] = {}
         self._uid = 0
         self._revision = 0
-        self._dns_holds: dict[str, DnsHold] = {}
+        self._dns_holds: dict[str, dns.CachedAnswer] = {}
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._records: list[tuple[str, list[str]]] | None = None
@@ -291,21 +282,9 @@ class LocalCluster(Cluster):
             self.events.record("dns", None, records={ip: names[0] for ip, names in records})
 
     def _apply_holds(self, records: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
-        """Answer held names with their old address until the cache entry expires."""
-        now = time.monotonic()
-        for name, hold in list(self._dns_holds.items()):
-            names = self.zone.names(name)
-            current = next((ip for ip, n in records if n == names), None)
-            if hold.until is None and current != hold.ip:
-                hold.until = now + hold.seconds
-                self.events.record("dns-cached", name, stale_ip=hold.ip, new_ip=current, seconds=hold.seconds)
-            if hold.until is not None and now >= hold.until:
-                del self._dns_holds[name]
-                self.events.record("dns-cache-expired", name)
-                continue
-            records = [(hold.ip, n) if n == names else (ip, n) for ip, n in records]
-            if current is None:
-                records.append((hold.ip, names))
+        records, changes = dns.serve_cached(self.zone, records, self._dns_holds, time.monotonic())
+        for kind, name, detail in changes:
+            self.events.record(kind, name, **detail)
         return records
 
     # --- what faults and the harness use --------------------------------------
@@ -408,7 +387,7 @@ class LocalCluster(Cluster):
             ip = next((p.ip for p in self._pods.values() if p.name == name), None)
             if ip is None:
                 raise Unsupported(f"pod {name} has no address to cache")
-            self._dns_holds[name] = DnsHold(ip, seconds)
+            self._dns_holds[name] = dns.CachedAnswer(ip, seconds)
             self.events.record("dns-hold", name, ip=ip, seconds=seconds)
 
     def exec(self, name: str, command: list[str], timeout: float = 10.0) -> tuple[int, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from clusters.local.kubelet import Pod
 
@@ -47,6 +48,44 @@ class Zone:
             lines.append(f"{own.ip}\t{own.name}.{self.service}.{self.namespace}.svc.{CLUSTER_DOMAIN}\t{own.name}")
         lines += [f"{ip}\t{' '.join(names)}" for ip, names in records]
         return "\n".join(lines) + "\n"
+
+
+@dataclass
+class CachedAnswer:
+    """What a DNS cache keeps answering for one pod name: the old ``ip``, until ``seconds`` after the record changed."""
+
+    ip: str
+    seconds: float
+    until: float | None = None
+
+
+Change = tuple[str, str, dict[str, Any]]
+
+
+def serve_cached(
+    zone: Zone, records: list[tuple[str, list[str]]], cache: dict[str, CachedAnswer], now: float
+) -> tuple[list[tuple[str, list[str]]], list[Change]]:
+    """The records as peers see them through the cache; expired entries leave ``cache``.
+
+    The clock starts when the real record changes (or disappears), since a
+    cache only holds an answer it got before the move: the worst case is an
+    answer fetched just before it, living its whole TTL.
+    """
+    changes: list[Change] = []
+    for name, cached in list(cache.items()):
+        names = zone.names(name)
+        current = next((ip for ip, n in records if n == names), None)
+        if cached.until is None and current != cached.ip:
+            cached.until = now + cached.seconds
+            changes.append(("dns-cached", name, {"stale_ip": cached.ip, "new_ip": current, "seconds": cached.seconds}))
+        if cached.until is not None and now >= cached.until:
+            del cache[name]
+            changes.append(("dns-cache-expired", name, {}))
+            continue
+        records = [(cached.ip, n) if n == names else (ip, n) for ip, n in records]
+        if current is None:
+            records.append((cached.ip, names))
+    return records, changes
 
 
 def write_in_place(path: Path, text: str) -> None:

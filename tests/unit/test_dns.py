@@ -1,6 +1,6 @@
 import os
 
-from clusters.local.dns import Zone, write_in_place
+from clusters.local.dns import CachedAnswer, Zone, serve_cached, write_in_place
 from clusters.local.kubelet import Pod
 
 
@@ -81,3 +81,27 @@ def test_write_in_place_keeps_the_inode(tmp_path):
     assert os.stat(path).st_ino == inode
     write_in_place(path, "short\n")  # unchanged text: nothing to do
     assert path.read_text() == "short\n" and os.stat(path).st_ino == inode
+
+
+def _records(zone, **ips):
+    return [(ip, zone.names(name)) for name, ip in ips.items()]
+
+
+def test_a_cached_answer_outlives_the_move_by_its_ttl_then_expires():
+    zone = Zone("etcd", "default", True)
+    cache = {"etcd-1": CachedAnswer("10.0.0.2", 30.0)}
+    before = _records(zone, **{"etcd-0": "10.0.0.1", "etcd-1": "10.0.0.2"})
+    served, changes = serve_cached(zone, before, cache, now=100.0)
+    assert served == before and changes == []  # nothing moved yet: the clock has not started
+
+    gone = _records(zone, **{"etcd-0": "10.0.0.1"})  # deleted, not yet back
+    served, changes = serve_cached(zone, gone, cache, now=101.0)
+    assert ("10.0.0.2", zone.names("etcd-1")) in served
+    assert changes == [("dns-cached", "etcd-1", {"stale_ip": "10.0.0.2", "new_ip": None, "seconds": 30.0})]
+
+    moved = _records(zone, **{"etcd-0": "10.0.0.1", "etcd-1": "10.0.0.9"})
+    served, _ = serve_cached(zone, moved, cache, now=130.9)
+    assert {tuple(n): ip for ip, n in served}[tuple(zone.names("etcd-1"))] == "10.0.0.2"
+
+    served, changes = serve_cached(zone, moved, cache, now=131.0)
+    assert served == moved and changes == [("dns-cache-expired", "etcd-1", {})] and cache == {}

@@ -13,8 +13,11 @@ def test_matrix_ids_are_strategy_then_fault(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--collect-only", "-q", "--strategy", "static-dns", "--strategy", "reconcile-learner")
     result.stdout.fnmatch_lines(
         [
+            "*test_cell[[]static-dns-dns-stale[]]",
             "*test_cell[[]static-dns-inplace-restart[]]",
             "*test_cell[[]static-dns-pod-delete[]]",
+            "*test_cell[[]static-dns-partition-leader[]]",
+            "*test_cell[[]reconcile-learner-dns-stale[]]",
             "*test_cell[[]reconcile-learner-pod-delete[]]",
         ]
     )
@@ -36,21 +39,40 @@ def test_declared_failure_is_a_strict_xfail(pytester: pytest.Pytester) -> None:
         if manifest.name != "strategy.yaml":
             (strategy / manifest.name).write_text(manifest.read_text())
     (strategy / "strategy.yaml").write_text(
-        "name: mine\ndescription: test strategy\nknown_failures:\n  pod-delete: {reason: panic, why: test}\n"
+        "name: mine\ndescription: test strategy\nknown_failures:\n"
+        "  pod-delete: {reason: panic, why: test}\n  partition-leader: {reason: quorum-lost, why: test}\n"
     )
     pytester.makepyfile(
         """
         import pytest
         def test_cell(request, chaos_strategy, chaos_fault):
             marks = [m.name for m in request.node.iter_markers()]
-            assert ("xfail" in marks) == (chaos_fault == "pod-delete")
+            assert ("xfail" in marks) == (chaos_fault in ("pod-delete", "pod-delete:follower", "partition:leader"))
             if "xfail" in marks:
                 mark = request.node.get_closest_marker("xfail")
                 assert mark.kwargs["strict"] is True
         """
     )
-    result = pytester.runpytest("--strategy-path", str(strategy), "--strategy", "mine", "-q")
-    result.assert_outcomes(passed=1, failed=1)  # the declared cell passes its body, so strict xfail reports it
+    faults = ["pod-delete", "pod-delete:follower", "partition", "partition:leader", "pause"]
+    args = [arg for fault in faults for arg in ("--fault", fault)]
+    result = pytester.runpytest("--strategy-path", str(strategy), "--strategy", "mine", "-q", *args)
+    # A name declares every target of that fault; an id only its own. Declared
+    # cells pass their body here, so strict xfail reports them as failures.
+    result.assert_outcomes(passed=2, failed=3)
+
+
+def test_schedules_are_matrix_cells_with_readable_ids(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(MATRIX_TEST)
+    result = pytester.runpytest(
+        "--collect-only", "-q", "--strategy", "static-dns", "--fault", "pod-delete+partition:leader*2", "--fault", "random*5"
+    )
+    result.stdout.fnmatch_lines(["*[[]static-dns-pod-delete+partition-leader*2[]]", "*[[]static-dns-random*5[]]"])
+
+
+def test_a_schedule_that_cannot_be_read_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(MATRIX_TEST)
+    result = pytester.runpytest("--fault", "pod-delete++pause")
+    result.stderr.fnmatch_lines(["ERROR: cannot read schedule step ''*"])
 
 
 def test_markers_and_options_are_registered(pytester: pytest.Pytester) -> None:
