@@ -35,16 +35,18 @@ def blocked(budget: DisruptionBudget | None, pods: list[Pod], expected: int, pod
     """Why evicting ``pod`` is refused now (the 429's message), or None when it may go.
 
     Pending and terminating pods are never checked; a not-ready pod goes while
-    the budget is healthy (policy IfHealthyBudget) or always (AlwaysAllow).
+    the budget is healthy and asks for something (policy IfHealthyBudget) or
+    always (AlwaysAllow); otherwise the disruptions allowed must be positive.
     """
     if budget is None or pod.phase != "Running" or pod.terminating:
         return None
     current = sum(1 for p in pods if healthy(p))
     desired = desired_healthy(budget, expected)
-    if not healthy(pod):
-        if budget.unhealthy_pod_eviction_policy == "AlwaysAllow" or current >= desired:
-            return None
-    elif current - desired > 0:
+    if not healthy(pod) and (
+        budget.unhealthy_pod_eviction_policy == "AlwaysAllow" or (desired > 0 and current >= desired)
+    ):
+        return None
+    if current - desired > 0:
         return None
     return (
         f"Cannot evict pod as it would violate the pod's disruption budget {budget.name}: "

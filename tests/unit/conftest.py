@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import random
+import signal
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from clusters.base import Cluster, EvictionBlocked, PodInfo
+from clusters.events import EventLog
 from clusters.observe import MemberView, Snapshot
+from faults import Context
 
 
 def minimal_documents() -> list[dict[str, Any]]:
@@ -74,3 +81,144 @@ def make_views():
 @pytest.fixture
 def make_snapshot():
     return snapshot
+
+
+def pod_info(
+    ordinal: int, phase: str = "Running", *, node: str | None = None, ready: bool = True, terminating: bool = False
+) -> PodInfo:
+    """Pod ``etcd-<ordinal>`` with uid ``u<ordinal>``, as a backend would report it."""
+    ip = f"10.0.0.{ordinal + 1}" if phase == "Running" else None
+    return PodInfo(f"etcd-{ordinal}", ordinal, f"u{ordinal}", node, ip, phase, ready, terminating, 0)
+
+
+class FakeCluster(Cluster):
+    """Pods as plain data; every call a fault makes is appended to ``calls`` as ``(method, *args)``.
+
+    ``set_replicas`` re-creates the pod list at the new size, ready unless
+    ``stuck``; ``rollout_complete`` answers True from its ``rollout_polls``-th
+    call on, or never when ``stuck``. Only ``capabilities`` are not ``missing``.
+
+    Evictions: ``refuse`` says how often each pod's eviction is refused by
+    the budget (``math.inf``: always). An evicted pod still shows, terminating
+    with its old uid, in the next ``linger`` answers of ``pods()``; after that
+    it is re-created (a new uid, Pending) or, with ``recreate=False``, absent.
+    """
+
+    refusal = "Cannot evict pod as it would violate the pod's disruption budget etcd: 2 healthy, 2 required"
+
+    def __init__(
+        self,
+        pods: list[PodInfo] | None = None,
+        *,
+        backend: str = "local",
+        capabilities: tuple[str, ...] = ("network-cut", "dns-cache"),
+        stuck: bool = False,
+        rollout_polls: int = 1,
+        refuse: dict[str, float] | None = None,
+        linger: float = 0,
+        recreate: bool = True,
+    ) -> None:
+        self.backend = backend
+        self.etcd_version = "3.5.1"
+        self.events = EventLog()
+        self.capabilities = set(capabilities)
+        self.stuck = stuck
+        self.rollout_polls = rollout_polls
+        self._pods = [pod_info(i) for i in range(3)] if pods is None else list(pods)
+        self.replicas = len(self._pods)
+        self.calls: list[tuple[Any, ...]] = []
+        self.refuse = dict(refuse or {})
+        self.linger = linger
+        self.recreate = recreate
+        self.leaving: dict[str, float] = {}  # evicted pod -> answers of pods() it still shows up in
+        self.polls_since_eviction = 0
+
+    def pods(self) -> list[PodInfo]:
+        if self.leaving:
+            self.polls_since_eviction += 1
+        shown = []
+        for pod in self._pods:
+            left = self.leaving.get(pod.name)
+            if left is None:
+                shown.append(pod)
+            elif left > 0:
+                self.leaving[pod.name] = left - 1
+                shown.append(replace(pod, terminating=True))
+            elif self.recreate:
+                shown.append(replace(pod, uid=f"{pod.uid}-new", node=None, ip=None, phase="Pending", ready=False))
+        return shown
+
+    def missing(self, capability: str) -> str | None:
+        return None if capability in self.capabilities else super().missing(capability)
+
+    def delete_pods(self, names: list[str], grace: float | None = None) -> None:
+        self.calls.append(("delete_pods", list(names)))
+
+    def kill_container(self, name: str, sig: int = signal.SIGKILL, wipe_data: bool = False) -> None:
+        self.calls.append(("kill_container", name, sig, wipe_data))
+
+    def signal_etcd(self, name: str, sig: int) -> None:
+        self.calls.append(("signal_etcd", name, sig))
+
+    def evict(self, name: str) -> None:
+        self.calls.append(("evict", name))
+        if self.refuse.get(name, 0) > 0:
+            self.refuse[name] -= 1
+            raise EvictionBlocked(self.refusal)
+        self.leaving[name] = self.linger
+
+    def set_schedulable(self, node: str, schedulable: bool) -> None:
+        self.calls.append(("set_schedulable", node, schedulable))
+
+    def set_replicas(self, replicas: int) -> None:
+        self.calls.append(("set_replicas", replicas))
+        self.replicas = replicas
+        self._pods = [replace(pod_info(i), ready=not self.stuck) for i in range(replicas)]
+
+    def rollout_restart(self) -> None:
+        self.calls.append(("rollout_restart",))
+
+    def rollout_complete(self) -> bool:
+        self.calls.append(("rollout_complete",))
+        return not self.stuck and self.calls.count(("rollout_complete",)) >= self.rollout_polls
+
+    def cut_network(self, name: str, direction: str) -> None:
+        self.calls.append(("cut_network", name, direction))
+
+    def restore_network(self, name: str) -> None:
+        self.calls.append(("restore_network", name))
+
+    def hold_dns(self, name: str, seconds: float) -> None:
+        self.calls.append(("hold_dns", name, seconds))
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def logs(self) -> dict[str, list[str]]:
+        return {}
+
+    def save_logs(self, directory: Path) -> None:
+        pass
+
+
+def fault_context(leader: int = 0, seed: int = 0, n: int = 3) -> Context:
+    """What a fault is injected with: a seeded generator, a snapshot in which ``etcd-<leader>`` leads, a timeline."""
+    return Context(random.Random(seed), snapshot(member_views(n, leader=leader)), EventLog())
+
+
+@pytest.fixture
+def make_pod():
+    return pod_info
+
+
+@pytest.fixture
+def make_cluster():
+    return FakeCluster
+
+
+@pytest.fixture
+def make_context():
+    return fault_context
