@@ -121,3 +121,20 @@ class Fault(abc.ABC):
 
     def heal(self, cluster: Cluster, ctx: Context) -> None:
         """Undo the disruption; Kubernetes heals pod faults by itself, so by default nothing."""
+
+
+class PerPodFault(Fault):
+    """A fault that does one thing to each pod it aims at, and may undo it on heal."""
+
+    action: ClassVar[str]  # for the timeline
+
+    def inject(self, cluster: Cluster, ctx: Context) -> list[str]:
+        self.pods = choose_targets(self.target, cluster, ctx)
+        for pod in self.pods:
+            ctx.mark(self.action, pod)
+            self.hit(cluster, pod)
+        return self.pods
+
+    @abc.abstractmethod
+    def hit(self, cluster: Cluster, pod: str) -> None:
+        """Disrupt one pod."""

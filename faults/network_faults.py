@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from clusters.base import Cluster
-from faults.base import Context, Fault, choose_targets
+from faults.base import Context, Fault, PerPodFault, choose_targets
 
 
-class Partition(Fault):
+class Partition(PerPodFault):
     """Cut the target off from every other member for ``hold`` seconds, open connections included.
 
     The default target is a follower (a minority of one); ``partition:leader``
@@ -20,12 +20,12 @@ class Partition(Fault):
     hold = 10.0
     direction = "both"
 
-    def inject(self, cluster: Cluster, ctx: Context) -> list[str]:
-        self.pods = choose_targets(self.target, cluster, ctx)
-        for pod in self.pods:
-            ctx.mark(f"cut network ({self.direction})", pod)
-            cluster.cut_network(pod, self.direction)
-        return self.pods
+    @property
+    def action(self) -> str:  # type: ignore[override]
+        return f"cut network ({self.direction})"
+
+    def hit(self, cluster: Cluster, pod: str) -> None:
+        cluster.cut_network(pod, self.direction)
 
     def heal(self, cluster: Cluster, ctx: Context) -> None:
         for pod in self.pods:

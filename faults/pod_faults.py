@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 
 from clusters.base import Cluster
-from faults.base import Context, Fault, choose_targets
+from faults.base import Context, Fault, PerPodFault, choose_targets
 
 
 class PodDelete(Fault):
@@ -39,7 +39,7 @@ class SimultaneousRebuild(PodDelete):
     draws_target = False
 
 
-class InplaceRestart(Fault):
+class InplaceRestart(PerPodFault):
     """Kill the container's process; the kubelet restarts it in the same pod at once.
 
     Same pod, same IP, restart count + 1, and no preStop: what a crash, an OOM
@@ -49,14 +49,11 @@ class InplaceRestart(Fault):
 
     name = "inplace-restart"
     default_target = "follower"
+    action = "kill container"
     wipe_data = False
 
-    def inject(self, cluster: Cluster, ctx: Context) -> list[str]:
-        pods = choose_targets(self.target, cluster, ctx)
-        for pod in pods:
-            ctx.mark("kill container" + (" and wipe its data" if self.wipe_data else ""), pod)
-            cluster.kill_container(pod, signal.SIGKILL, wipe_data=self.wipe_data)
-        return pods
+    def hit(self, cluster: Cluster, pod: str) -> None:
+        cluster.kill_container(pod, signal.SIGKILL, wipe_data=self.wipe_data)
 
 
 class InplaceRestartWiped(InplaceRestart):
@@ -68,10 +65,11 @@ class InplaceRestartWiped(InplaceRestart):
     """
 
     name = "inplace-restart-wiped"
+    action = "kill container, wipe its volumes"
     wipe_data = True
 
 
-class LeaderKill(Fault):
+class LeaderKill(PerPodFault):
     """SIGKILL the leader's etcd process (not the entrypoint around it): a crash mid-term.
 
     The remaining members must elect a new leader; the entrypoint decides
@@ -81,16 +79,13 @@ class LeaderKill(Fault):
     name = "leader-kill"
     default_target = "leader"
     draws_target = False
+    action = "SIGKILL etcd"
 
-    def inject(self, cluster: Cluster, ctx: Context) -> list[str]:
-        pods = choose_targets(self.target, cluster, ctx)
-        for pod in pods:
-            ctx.mark("SIGKILL etcd", pod)
-            cluster.signal_etcd(pod, signal.SIGKILL)
-        return pods
+    def hit(self, cluster: Cluster, pod: str) -> None:
+        cluster.signal_etcd(pod, signal.SIGKILL)
 
 
-class Pause(Fault):
+class Pause(PerPodFault):
     """SIGSTOP a member's etcd for ``hold`` seconds, then SIGCONT: a long GC pause or a disk stall.
 
     Aimed at the leader by default: it wakes up believing it still leads,
@@ -100,13 +95,10 @@ class Pause(Fault):
     name = "pause"
     default_target = "leader"
     hold = 10.0
+    action = "SIGSTOP etcd"
 
-    def inject(self, cluster: Cluster, ctx: Context) -> list[str]:
-        self.pods = choose_targets(self.target, cluster, ctx)
-        for pod in self.pods:
-            ctx.mark("SIGSTOP etcd", pod)
-            cluster.signal_etcd(pod, signal.SIGSTOP)
-        return self.pods
+    def hit(self, cluster: Cluster, pod: str) -> None:
+        cluster.signal_etcd(pod, signal.SIGSTOP)
 
     def heal(self, cluster: Cluster, ctx: Context) -> None:
         for pod in self.pods:

@@ -26,7 +26,7 @@ class Timing:
     """How long each phase may take; documented as pytest options."""
 
     start_timeout: float = 120.0
-    warmup: float = 2.0
+    warmup: float = 6.0  # etcd refuses membership changes until its peers have been connected for 5 s
     recovery_timeout: float = 60.0
     settle: float = 2.0
     outage_budget: float = 5.0
