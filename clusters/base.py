@@ -114,7 +114,7 @@ class Cluster(abc.ABC):
         """Every pod runs the current revision and is ready."""
 
     def missing(self, capability: str) -> str | None:
-        """Why this backend cannot do ``capability`` (``network-cut``, ``dns-cache``), or None."""
+        """Why this backend cannot do ``capability`` (``network-cut``, ``network-delay``, ``dns-cache``), or None."""
         return f"the {self.backend} backend cannot do {capability}"
 
     def cut_network(self, name: str, direction: str) -> None:
@@ -123,6 +123,13 @@ class Cluster(abc.ABC):
 
     def restore_network(self, name: str) -> None:
         raise Unsupported(self.missing("network-cut") or "network-cut")
+
+    def delay_network(self, name: str, milliseconds: int) -> None:
+        """Delay every packet the pod sends (``network-delay``)."""
+        raise Unsupported(self.missing("network-delay") or "network-delay")
+
+    def restore_delay(self, name: str) -> None:
+        raise Unsupported(self.missing("network-delay") or "network-delay")
 
     def hold_dns(self, name: str, seconds: float) -> None:
         """Let other pods keep resolving ``name`` to the address it has now for ``seconds``, as a DNS cache does."""

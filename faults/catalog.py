@@ -5,6 +5,7 @@ from __future__ import annotations
 from faults.base import Fault, FaultError
 from faults.network_faults import (
     DnsStale,
+    Latency,
     Partition,
     PartitionInbound,
     PartitionOutbound,
@@ -34,6 +35,7 @@ CATALOG: dict[str, type[Fault]] = {
         Partition,
         PartitionInbound,
         PartitionOutbound,
+        Latency,
         DnsStale,
         RollingRestart,
         Scale,

@@ -57,6 +57,29 @@ class PartitionOutbound(Partition):
     direction = "out"
 
 
+class Latency(PerPodFault):
+    """Delay everything the target sends by 200 ms for ``hold`` seconds: a slow or congested link.
+
+    etcd's default heartbeat is 100 ms and its election timeout 1 s, so a
+    leader this slow keeps its followers waiting but not yet electing.
+    """
+
+    name = "latency"
+    default_target = "leader"
+    requires = ("network-delay",)
+    hold = 10.0
+    action = "delay network 200 ms"
+    milliseconds = 200
+
+    def hit(self, cluster: Cluster, pod: str) -> None:
+        cluster.delay_network(pod, self.milliseconds)
+
+    def heal(self, cluster: Cluster, ctx: Context) -> None:
+        for pod in self.pods:
+            ctx.mark("restore network speed", pod)
+            cluster.restore_delay(pod)
+
+
 class DnsStale(Fault):
     """Delete the target's pod while peers keep resolving its name to the old IP for ``hold`` seconds.
 

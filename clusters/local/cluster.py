@@ -22,7 +22,7 @@ from pathlib import Path
 
 from clusters.base import Cluster, EvictionBlocked, PodInfo, Unsupported
 from clusters.events import EventLog
-from clusters.local import dns, eviction, host, leftovers, netfilter
+from clusters.local import dns, eviction, host, leftovers, netem, netfilter
 from clusters.local.kubelet import Kubelet, KubeletConfig, Pod
 from clusters.local.sandbox import HOST_DIRS, RootfsTemplate
 from clusters.manifests import ManifestError, Volume
@@ -363,24 +363,35 @@ class LocalCluster(Cluster):
     def missing(self, capability: str) -> str | None:
         if capability == "network-cut":
             return netfilter.check_available()
+        if capability == "network-delay":
+            return netem.check_available()
         if capability == "dns-cache":
             return None
         return super().missing(capability)
 
     def cut_network(self, name: str, direction: str) -> None:
+        netfilter.cut(self._pause_pid(name), self._config.bridge.subnet, self._config.bridge.gateway, direction)
+
+    def restore_network(self, name: str) -> None:
+        try:
+            netfilter.restore(self._pause_pid(name))
+        except Unsupported:
+            return  # re-created meanwhile: a new sandbox has no cut
+
+    def _pause_pid(self, name: str) -> int:
         kubelet = self._kubelet(name)
         if kubelet.sandbox is None:
             raise Unsupported(f"pod {name} has no sandbox yet")
-        netfilter.cut(kubelet.sandbox.pause.pid, self._config.bridge.subnet, self._config.bridge.gateway, direction)
+        return kubelet.sandbox.pause.pid
 
-    def restore_network(self, name: str) -> None:
-        """A pod re-created meanwhile has a new sandbox without the cut: nothing to restore."""
+    def delay_network(self, name: str, milliseconds: int) -> None:
+        netem.delay(self._pause_pid(name), milliseconds)
+
+    def restore_delay(self, name: str) -> None:
         try:
-            kubelet = self._kubelet(name)
+            netem.restore(self._pause_pid(name))
         except Unsupported:
-            return
-        if kubelet.sandbox is not None:
-            netfilter.restore(kubelet.sandbox.pause.pid)
+            return  # re-created meanwhile: a new sandbox has no delay
 
     def hold_dns(self, name: str, seconds: float) -> None:
         with self._lock:

@@ -4,7 +4,7 @@ import pytest
 
 pytestmark = pytest.mark.chaos
 
-SEED = 20261124
+SEED = 20261130  # plans pause, inplace-restart-wiped, pause, partition-out, pod-delete: all aimed at pods by name
 
 
 @pytest.mark.parametrize("chaos_strategy", ["reconcile-learner"])

@@ -185,6 +185,12 @@ class FakeCluster(Cluster):
     def cut_network(self, name: str, direction: str) -> None:
         self.calls.append(("cut_network", name, direction))
 
+    def delay_network(self, name: str, milliseconds: int) -> None:
+        self.calls.append(("delay_network", name, milliseconds))
+
+    def restore_delay(self, name: str) -> None:
+        self.calls.append(("restore_delay", name))
+
     def restore_network(self, name: str) -> None:
         self.calls.append(("restore_network", name))
 

@@ -207,6 +207,9 @@ SIGKILL, SIGSTOP, SIGCONT = signal.SIGKILL, signal.SIGSTOP, signal.SIGCONT
             "partition-out", ["etcd-1"], [("cut_network", "etcd-1", "out")], [("restore_network", "etcd-1")], id="out"
         ),
         pytest.param(
+            "latency", ["etcd-1"], [("delay_network", "etcd-1", 200)], [("restore_delay", "etcd-1")], id="latency"
+        ),
+        pytest.param(
             "dns-stale:etcd-2",
             ["etcd-2"],
             [("hold_dns", "etcd-2", 30.0), ("delete_pods", ["etcd-2"])],  # the name is cached before the pod goes
@@ -302,7 +305,7 @@ def test_a_missing_capability_skips_the_fault_with_one_line(make_cluster, spec, 
 def test_faults_without_requirements_run_anywhere(make_cluster):
     cluster = make_cluster(capabilities=())
     runnable = [name for name in sorted(CATALOG) if faults.make(name).unavailable(cluster) is None]
-    assert runnable == sorted(set(CATALOG) - {"partition", "partition-in", "partition-out", "dns-stale"})
+    assert runnable == sorted(set(CATALOG) - {"partition", "partition-in", "partition-out", "latency", "dns-stale"})
 
 
 def test_a_fault_for_other_backends_is_unavailable(make_cluster):
