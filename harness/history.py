@@ -22,6 +22,11 @@ class Operation:
     """One client call, Jepsen-style: invoked, then completed with an outcome.
 
     ``unknown`` means the call timed out: it may or may not have taken effect.
+    Kinds: ``put`` writes ``value``; ``get`` reads, and ``value`` is what it
+    read once ok (None: the key was absent), through raft unless
+    ``serializable`` (then served by one member alone, possibly stale); ``cas``
+    writes ``value`` if the key holds ``expect`` (None: absent), and
+    ``succeeded`` says whether the comparison held.
     """
 
     client: str
@@ -34,6 +39,9 @@ class Operation:
     outcome: Outcome | None = None
     revision: int | None = None
     error: str | None = None
+    expect: str | None = None
+    succeeded: bool | None = None
+    serializable: bool = False
 
 
 @dataclass
