@@ -29,7 +29,7 @@ from clusters.local import host
 from clusters.local.cluster import LocalCluster, LocalOptions
 from clusters.manifests import ManifestError
 from clusters.strategy import Strategy, discover
-from harness import results, scenario
+from harness import report, results, scenario
 from harness.scenario import ScenarioResult, Timing
 
 GROUP = "etcd-chaos"
@@ -270,3 +270,17 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(line)
     terminalreporter.write_line("('!' marks a cell that differs from what its strategy declares)")
     terminalreporter.write_line(f"results: {config.getoption('report_dir') / 'results.json'}")
+    terminalreporter.write_line(f"report: {config.getoption('report_dir') / 'index.html'}")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Render the report once, after every scenario; a GitHub job gets the summary too."""
+    state = session.config.stash.get(STATE, None)
+    if not state or not state.records:
+        return
+    root: Path = session.config.getoption("report_dir")
+    summary = report.write_markdown(state.records, root / "summary.md")
+    report.write_html(root)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as out:
+            out.write(summary.read_text(encoding="utf-8"))

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from harness.results import cell, matrix, write
+from harness.results import HEADER, Cell, cell, grid, matrix, table, write
 
 
 def rec(strategy="s", fault="f", verdict="pass", expected="pass", reasons=()):
@@ -44,6 +44,43 @@ def test_matrix_rows_are_strategies_and_columns_faults():
         "seed-wipe         FAIL(panic)            -",
         "static-dns        FAIL(not-recovered) !  pass",
     ]
+
+
+def test_grid_groups_runs_per_cell_in_the_order_they_ran():
+    first, second = rec("b", "g", "fail", reasons=["panic"]), rec("b", "g")
+    g = grid([rec("a", "h"), first, second])
+    assert g.faults == ["g", "h"]
+    assert [(s, [c.records for c in row]) for s, row in g.rows] == [
+        ("a", [(), (rec("a", "h"),)]),
+        ("b", [(first, second), ()]),
+    ]
+    assert [(c.strategy, c.fault) for c in g.cells()] == [("a", "h"), ("b", "g")]
+
+
+@pytest.mark.parametrize(
+    ("records", "status"),
+    [
+        ((), "empty"),
+        ((rec(),), "pass"),
+        ((rec(verdict="fail", expected="fail", reasons=["panic"]),), "declared"),
+        ((rec(verdict="fail", reasons=["panic"]),), "unexpected"),
+        ((rec(expected="fail"),), "unexpected"),
+        ((rec(verdict="fail", expected="fail", reasons=["panic"]), rec(expected="fail")), "unexpected"),
+    ],
+)
+def test_cell_status(records, status):
+    assert Cell("s", "f", records).status == status
+
+
+def test_terminal_matrix_is_the_padded_shared_table():
+    records = [rec("s", "f"), rec("t", "g", "fail", reasons=["panic"])]
+    assert table(records) == [[HEADER, "f", "g"], ["s", "pass", "-"], ["t", "-", "FAIL(panic) !"]]
+    assert matrix(records) == [
+        "strategy \\ fault  f     g",
+        "s                 pass  -",
+        "t                 -     FAIL(panic) !",
+    ]
+    assert matrix([]) == [HEADER]
 
 
 def test_write_creates_results_json(tmp_path):
