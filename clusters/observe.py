@@ -6,10 +6,12 @@ check can be re-run later from the history alone.
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from clusters import etcd_api
 from clusters.base import Cluster, PodInfo
@@ -27,6 +29,7 @@ class MemberView:
     is_learner: bool = False
     members: tuple[tuple[str, str, bool], ...] = ()  # (id, name, is_learner); name "" = not started
     error: str = ""
+    peer_urls: tuple[str, ...] = ()  # every peer URL in this member's list
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,10 @@ class Snapshot:
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Snapshot:
         views = tuple(
-            MemberView(**{**v, "members": tuple(tuple(m) for m in v.get("members", ()))}) for v in raw["views"]
+            MemberView(
+                **{**v, "members": tuple(tuple(m) for m in v.get("members", ())), "peer_urls": tuple(v.get("peer_urls", ()))}
+            )
+            for v in raw["views"]
         )
         return cls(raw["time"], raw["replicas"], views)
 
@@ -73,6 +79,25 @@ class Snapshot:
                 found.append("a listed member is a learner")
         return found
 
+    def hazards(self) -> list[str]:
+        """What works now but breaks at the next disruption: peer URLs at IPs no pod holds any more.
+
+        The seed's first failure: a member joined with its pod IP, the pod was
+        rebuilt with a new IP, and the member list still sends peers to the old
+        one. The cluster may still work (the moved member dials out to its
+        peers), so this is not unhealthy by itself; once every member has moved,
+        nobody can reach anybody. Only IP literals are judged; DNS names move
+        with their pods.
+        """
+        current = {urlsplit(v.endpoint).hostname for v in self.views if v.endpoint}
+        stale = set()
+        for view in self.views:
+            for url in view.peer_urls:
+                host = urlsplit(url).hostname or ""
+                if _is_ip(host) and host not in current:
+                    stale.add(url)
+        return [f"peer URL {url} points to an address no pod has (stale after a rebuild)" for url in sorted(stale)]
+
     @property
     def healthy(self) -> bool:
         return not self.problems()
@@ -82,6 +107,14 @@ class Snapshot:
             if not view.error and view.leader == view.member_id and view.leader not in ("", "0"):
                 return view.pod
         return None
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def view(pod: PodInfo, timeout: float) -> MemberView:
@@ -96,8 +129,9 @@ def view(pod: PodInfo, timeout: float) -> MemberView:
     except etcd_api.EtcdError as err:
         return MemberView(pod.name, pod.endpoint, error=str(err).split(": ", 1)[-1][:200])
     listed = tuple(sorted((m.id, m.name, m.is_learner) for m in members))
+    urls = tuple(sorted({url for m in members for url in m.peer_urls}))
     return MemberView(
-        pod.name, pod.endpoint, status.member_id, status.cluster_id, status.leader, status.is_learner, listed
+        pod.name, pod.endpoint, status.member_id, status.cluster_id, status.leader, status.is_learner, listed, "", urls
     )
 
 

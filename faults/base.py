@@ -20,7 +20,7 @@ from clusters.base import Cluster
 from clusters.events import EventLog
 from clusters.observe import Snapshot
 
-TARGETS = ("leader", "follower", "random", "N (that many pods at once)", "a pod name")
+TARGETS = ("leader", "follower", "random", "N (that many pods at once)", "pod names (etcd-0,etcd-1)")
 
 
 class FaultError(ValueError):
@@ -41,10 +41,15 @@ class Context:
 
 
 def choose_targets(target: str, cluster: Cluster, ctx: Context) -> list[str]:
-    """Resolve leader / follower / random / N / a pod name to the pods to hit."""
+    """Resolve leader / follower / random / N / pod names to the pods to hit.
+
+    Pods named in the target must be running: a fault aimed at a pod that is
+    Pending or gone cannot take effect, and says so.
+    """
     pods = [p.name for p in cluster.pods() if p.phase == "Running" and not p.terminating]
-    if target in pods:
-        return [target]
+    named = target.split(",")
+    if all(name in pods for name in named):
+        return named
     if not pods:
         raise FaultError(f"cannot aim at {target}: no pod is running")
     if target.isdigit():

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from faults.base import Fault, FaultError
 from faults.catalog import RANDOM_POOL, make
 
-_STEP = re.compile(r"^(?P<fault>[a-z][a-z0-9-]*)(?::(?P<target>[A-Za-z0-9-]+))?(?:\*(?P<times>\d+))?$")
+_STEP = re.compile(r"^(?P<fault>[a-z][a-z0-9-]*)(?::(?P<target>[A-Za-z0-9,-]+))?(?:\*(?P<times>\d+))?$")
 RANDOM = "random"
 
 

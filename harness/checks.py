@@ -47,6 +47,7 @@ class Verdict:
     recovery_s: float | None = None
     problems_at_end: list[str] = field(default_factory=list)
     fault_errors: list[str] = field(default_factory=list)
+    hazards_at_end: list[str] = field(default_factory=list)
 
 
 def _panic_line(line: str) -> tuple[str, str] | None:
@@ -135,7 +136,8 @@ def judge(history: History, outage_budget: float) -> Verdict:
     incomplete = [f"{f.fault}: {f.error}" for f in history.faults if f.error]
     if incomplete:
         reasons.append("fault-incomplete")
-    last = history.snapshots[-1].problems() if history.snapshots else ["no snapshot taken"]
+    final = history.snapshots[-1] if history.snapshots else None
+    last = final.problems() if final else ["no snapshot taken"]
     return Verdict(
         verdict="fail" if reasons else "pass",
         reasons=reasons,
@@ -145,4 +147,5 @@ def judge(history: History, outage_budget: float) -> Verdict:
         recovery_s=None if recovery is None else round(recovery, 3),
         problems_at_end=[] if recovery is not None else last,
         fault_errors=incomplete,
+        hazards_at_end=final.hazards() if final else [],
     )

@@ -256,6 +256,8 @@ def assert_as_declared(result: ScenarioResult) -> None:
         detail += f"; at the end: {'; '.join(v.problems_at_end[:3])}"
     if v.fault_errors:
         detail += f"; fault: {'; '.join(v.fault_errors)}"
+    if v.hazards_at_end:
+        detail += f"; hazards: {'; '.join(v.hazards_at_end[:3])}"
     if result.known and result.known.reason in v.reasons:
         raise DeclaredFailure(detail)
     raise AssertionError(detail)

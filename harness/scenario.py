@@ -72,6 +72,7 @@ class ScenarioResult:
             "recovery_s": v.recovery_s,
             "problems_at_end": v.problems_at_end,
             "fault_errors": v.fault_errors,
+            "hazards_at_end": v.hazards_at_end,
             "duration_s": round(self.duration_s, 3),
             "report": str(self.report_dir) if self.report_dir else None,
         }

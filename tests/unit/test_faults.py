@@ -314,3 +314,10 @@ def test_a_fault_for_other_backends_is_unavailable(make_cluster):
 
     assert LocalOnly().unavailable(make_cluster(backend="local")) is None
     assert LocalOnly().unavailable(make_cluster(backend="kind")) == "pod-delete is not available on the kind backend"
+
+
+def test_several_pods_by_name_are_hit_together(make_cluster, make_context):
+    cluster = make_cluster()
+    assert choose_targets("etcd-0,etcd-2", cluster, make_context()) == ["etcd-0", "etcd-2"]
+    with pytest.raises(FaultError):
+        choose_targets("etcd-0,etcd-7", cluster, make_context())

@@ -76,3 +76,25 @@ def test_snapshot_json_round_trip(make_snapshot, make_views):
     assert again == snap
     assert again.problems() == snap.problems()
     assert isinstance(again.views[0].members[0], tuple)
+
+
+def with_peer_urls(views, *urls):
+    return [replace(v, peer_urls=tuple(urls)) if not v.error else v for v in views]
+
+
+def test_peer_url_at_an_address_no_pod_has_is_a_hazard_not_a_problem(make_snapshot, make_views):
+    # etcd-1 was rebuilt: its pod now answers at 10.0.0.2, but the member list still says 10.0.0.9.
+    urls = ("http://10.0.0.1:2380", "http://10.0.0.9:2380", "http://10.0.0.3:2380")
+    snap = make_snapshot(with_peer_urls(make_views(), *urls))
+    assert snap.healthy
+    assert snap.hazards() == ["peer URL http://10.0.0.9:2380 points to an address no pod has (stale after a rebuild)"]
+
+
+def test_current_ips_and_dns_names_are_not_hazards(make_snapshot, make_views):
+    urls = ("http://10.0.0.1:2380", "http://10.0.0.2:2380", "http://etcd-2.etcd:2380")
+    assert make_snapshot(with_peer_urls(make_views(), *urls)).hazards() == []
+
+
+def test_peer_urls_survive_the_json_round_trip(make_snapshot, make_views):
+    snap = make_snapshot(with_peer_urls(make_views(), "http://10.0.0.9:2380"))
+    assert Snapshot.from_json(json.loads(json.dumps(snap.to_json()))) == snap
