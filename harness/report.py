@@ -388,6 +388,7 @@ def failure_block(cell: results.Cell, report_dir: Path) -> list[str]:
         "crash loops": _unique(f"{c['member']} ({c['crashes']} crashes)" for r in failed for c in r["crash_loops"]),
         "at the end": _unique(p for r in failed for p in r["problems_at_end"]),
         "fault errors": _unique(e for r in failed for e in r["fault_errors"]),
+        "hazards": _unique(h for r in failed for h in r.get("hazards_at_end", [])),
     }
     lines += [f"- {name}: {_clip(_md_escape(_some(values)))}" for name, values in items.items() if values]
     paths = [d for d in (scenario_dir(report_dir, r) for r in failed or runs) if d]
@@ -761,8 +762,13 @@ def _findings(record: dict[str, Any], history: History | None) -> list[str]:
                 f"<p>{_e(loop['member'])}: {loop['crashes']} crashes; its last log lines:</p>"
                 + (f"<pre>{_e(tail)}</pre>" if tail else "")
             )
-    for title, key in (("not whole at the end", "problems_at_end"), ("fault errors", "fault_errors")):
-        if record[key]:
+    sections = (
+        ("not whole at the end", "problems_at_end"),
+        ("fault errors", "fault_errors"),
+        ("hazards left behind", "hazards_at_end"),
+    )
+    for title, key in sections:
+        if record.get(key):
             out.append(f"<h4>{title}</h4><ul>" + "".join(f"<li>{_e(p)}</li>" for p in record[key]) + "</ul>")
     return out
 

@@ -49,7 +49,7 @@ def etcd_version(bin_dir: Path) -> str:
     etcd = bin_dir / "etcd"
     if not os.access(etcd, os.X_OK):
         raise host.HostError(f"no etcd binary at {etcd}: pass --etcd-bin-dir with a directory holding etcd and etcdctl")
-    out = subprocess.run([str(etcd), "--version"], capture_output=True, text=True, timeout=10).stdout
+    out = subprocess.run([str(etcd), "--version"], check=False, capture_output=True, text=True, timeout=10).stdout
     for line in out.splitlines():
         if line.startswith("etcd Version:"):
             return line.split(":", 1)[1].strip()

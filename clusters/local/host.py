@@ -34,7 +34,7 @@ def check_host() -> None:
 
 def run(*argv: str, check: bool = True, timeout: float = 10.0) -> subprocess.CompletedProcess[str]:
     """Run a short host command; raise with its stderr when ``check`` and it fails."""
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=timeout)
     if check and done.returncode != 0:
         raise HostError(f"{' '.join(argv)} failed: {done.stderr.strip() or done.stdout.strip()}")
     return done
