@@ -24,6 +24,9 @@ class KnownFailure:
 
     reason: str
     why: str
+    # The failure depends on a race (which raft message reaches a restarted
+    # member first, say): a pass is as expected as a failure for ``reason``.
+    sometimes: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,9 @@ def load_strategy(directory: Path) -> Strategy:
     for fault, entry in (meta.get("known_failures") or {}).items():
         if not isinstance(entry, dict) or not entry.get("reason"):
             raise ManifestError(f"{meta_path}: known_failures.{fault} needs a reason")
-        failures[fault] = KnownFailure(entry["reason"], str(entry.get("why", "")).strip())
+        failures[fault] = KnownFailure(
+            entry["reason"], str(entry.get("why", "")).strip(), bool(entry.get("sometimes", False))
+        )
     return Strategy(meta["name"], " ".join(meta["description"].split()), directory, load(directory), failures)
 
 
