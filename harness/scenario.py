@@ -44,6 +44,7 @@ class ScenarioResult:
     duration_s: float
     windows: list[FaultWindow] = field(default_factory=list)
     report_dir: Path | None = None
+    history: History | None = None  # everything the verdict was computed from, for a test to inspect
 
     @property
     def skipped(self) -> str | None:
@@ -186,4 +187,5 @@ def run(
         duration_s=time.time() - began,
         windows=history.faults,
         report_dir=report_dir,
+        history=history,
     )

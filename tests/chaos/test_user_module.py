@@ -6,10 +6,16 @@ pytestmark = pytest.mark.chaos
 
 
 @pytest.mark.parametrize("chaos_strategy", ["reconcile-learner"])
-def test_reconcile_learner_survives_follower_deletion(run_scenario, etcd_cluster):
+def test_reconcile_learner_survives_follower_deletion(run_scenario):
     result = run_scenario("pod-delete:follower")
     assert result.verdict.verdict == "pass", result.verdict.reasons
-    deleted = result.targets[0]
-    events = [(e.kind, e.pod) for e in etcd_cluster.events.since(0)]
+    [deleted] = result.windows[0].targets
+    events = [(e.kind, e.pod) for e in result.history.events]
     gone = events.index(("pod-gone", deleted))
     assert ("pod-created", deleted) in events[gone:], "the StatefulSet re-creates the deleted pod"
+
+
+@pytest.mark.parametrize("chaos_strategy", ["static-dns"])
+def test_etcd_cluster_is_a_started_cluster_of_the_strategy(etcd_cluster):
+    assert etcd_cluster.strategy.name == "static-dns"
+    assert [p.name for p in etcd_cluster.pods()] == ["etcd-0", "etcd-1", "etcd-2"]
