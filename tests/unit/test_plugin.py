@@ -31,14 +31,21 @@ def test_fault_target_and_runs_show_in_ids(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*[[]static-dns-pod-delete-follower-run1[]]", "*[[]static-dns-pod-delete-follower-run2[]]"])
 
 
-def test_declared_failure_is_a_strict_xfail(pytester: pytest.Pytester) -> None:
-    strategy = pytester.mkdir("mine")
+def static_dns_copy(pytester: pytest.Pytester, meta: str):
+    """A user strategy "mine": static-dns's manifests with ``meta`` as its strategy.yaml."""
     from clusters.strategy import BUILTIN_DIR
 
+    strategy = pytester.mkdir("mine")
     for manifest in (BUILTIN_DIR / "static-dns").glob("*.yaml"):
         if manifest.name != "strategy.yaml":
             (strategy / manifest.name).write_text(manifest.read_text())
-    (strategy / "strategy.yaml").write_text(
+    (strategy / "strategy.yaml").write_text(meta)
+    return strategy
+
+
+def test_declared_failure_is_a_strict_xfail(pytester: pytest.Pytester) -> None:
+    strategy = static_dns_copy(
+        pytester,
         "name: mine\ndescription: test strategy\nknown_failures:\n"
         "  pod-delete: {reason: panic, why: test}\n  partition-leader: {reason: quorum-lost, why: test}\n"
     )
@@ -98,13 +105,8 @@ def test_bad_names_are_one_line_usage_errors(pytester: pytest.Pytester, args: li
 
 
 def test_a_failure_declared_sometimes_is_a_lenient_xfail(pytester: pytest.Pytester) -> None:
-    strategy = pytester.mkdir("mine")
-    from clusters.strategy import BUILTIN_DIR
-
-    for manifest in (BUILTIN_DIR / "static-dns").glob("*.yaml"):
-        if manifest.name != "strategy.yaml":
-            (strategy / manifest.name).write_text(manifest.read_text())
-    (strategy / "strategy.yaml").write_text(
+    strategy = static_dns_copy(
+        pytester,
         "name: mine\ndescription: test strategy\nknown_failures:\n"
         "  pod-delete: {reason: panic, why: a race, sometimes: true}\n"
     )
