@@ -132,6 +132,7 @@ class PerPodFault(Fault):
     """A fault that does one thing to each pod it aims at, and may undo it on heal."""
 
     action: ClassVar[str]  # for the timeline
+    undo_action: ClassVar[str | None] = None  # set by faults that undo ``hit`` on heal
 
     def inject(self, cluster: Cluster, ctx: Context) -> list[str]:
         self.pods = choose_targets(self.target, cluster, ctx)
@@ -143,3 +144,13 @@ class PerPodFault(Fault):
     @abc.abstractmethod
     def hit(self, cluster: Cluster, pod: str) -> None:
         """Disrupt one pod."""
+
+    def unhit(self, cluster: Cluster, pod: str) -> None:
+        """Undo ``hit`` on one pod; only called when ``undo_action`` is set."""
+
+    def heal(self, cluster: Cluster, ctx: Context) -> None:
+        if self.undo_action is None:
+            return
+        for pod in self.pods:
+            ctx.mark(self.undo_action, pod)
+            self.unhit(cluster, pod)

@@ -19,6 +19,7 @@ class Partition(PerPodFault):
     requires = ("network-cut",)
     hold = 10.0
     direction = "both"
+    undo_action = "restore network"
 
     @property
     def action(self) -> str:  # type: ignore[override]
@@ -27,10 +28,8 @@ class Partition(PerPodFault):
     def hit(self, cluster: Cluster, pod: str) -> None:
         cluster.cut_network(pod, self.direction)
 
-    def heal(self, cluster: Cluster, ctx: Context) -> None:
-        for pod in self.pods:
-            ctx.mark("restore network", pod)
-            cluster.restore_network(pod)
+    def unhit(self, cluster: Cluster, pod: str) -> None:
+        cluster.restore_network(pod)
 
 
 class PartitionInbound(Partition):
@@ -69,15 +68,14 @@ class Latency(PerPodFault):
     requires = ("network-delay",)
     hold = 10.0
     action = "delay network 200 ms"
+    undo_action = "restore network speed"
     milliseconds = 200
 
     def hit(self, cluster: Cluster, pod: str) -> None:
         cluster.delay_network(pod, self.milliseconds)
 
-    def heal(self, cluster: Cluster, ctx: Context) -> None:
-        for pod in self.pods:
-            ctx.mark("restore network speed", pod)
-            cluster.restore_delay(pod)
+    def unhit(self, cluster: Cluster, pod: str) -> None:
+        cluster.restore_delay(pod)
 
 
 class DnsStale(Fault):

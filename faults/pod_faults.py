@@ -96,11 +96,10 @@ class Pause(PerPodFault):
     default_target = "leader"
     hold = 10.0
     action = "SIGSTOP etcd"
+    undo_action = "SIGCONT etcd"
 
     def hit(self, cluster: Cluster, pod: str) -> None:
         cluster.signal_etcd(pod, signal.SIGSTOP)
 
-    def heal(self, cluster: Cluster, ctx: Context) -> None:
-        for pod in self.pods:
-            ctx.mark("SIGCONT etcd", pod)
-            cluster.signal_etcd(pod, signal.SIGCONT)
+    def unhit(self, cluster: Cluster, pod: str) -> None:
+        cluster.signal_etcd(pod, signal.SIGCONT)
