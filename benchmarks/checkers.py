@@ -28,7 +28,7 @@ from collections import Counter
 from pathlib import Path
 
 from harness.history import History, Operation, Outcome
-from harness.linearizability import check_linearizable
+from harness.checkers.linearizability import check_linearizable
 
 TARGET_S = 10.0
 START = 1_700_000_000.0

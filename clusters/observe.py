@@ -145,6 +145,41 @@ def snapshot(cluster: Cluster, timeout: float = 0.5) -> Snapshot:
     return Snapshot(time.time(), cluster.replicas, views)
 
 
+@dataclass(frozen=True)
+class Store:
+    """One member's key space as its own store holds it at the end, or why it could not be read."""
+
+    pod: str
+    endpoint: str | None
+    cluster_id: str = ""
+    member_id: str = ""
+    revision: int = 0
+    changes: tuple[etcd_api.Change, ...] = ()
+    error: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Store:
+        return cls(**{**raw, "changes": tuple(etcd_api.Change(**c) for c in raw.get("changes", ()))})
+
+
+def store(pod: PodInfo, timeout: float) -> Store:
+    if not pod.endpoint or pod.terminating:
+        return Store(pod.name, pod.endpoint, error=f"pod is {'terminating' if pod.terminating else pod.phase}")
+    try:
+        held = etcd_api.key_history(pod.endpoint, timeout)
+    except etcd_api.EtcdError as err:
+        return Store(pod.name, pod.endpoint, error=str(err).split(": ", 1)[-1][:200])
+    return Store(pod.name, pod.endpoint, held.cluster_id, held.member_id, held.revision, held.changes)
+
+
+def stores(cluster: Cluster, timeout: float = 10.0) -> list[Store]:
+    """Every pod's store at once, after the traffic stopped: what the data checks compare."""
+    return list(_pool.map(lambda p: store(p, timeout), cluster.pods()))
+
+
 def wait_healthy(cluster: Cluster, timeout: float, interval: float = 0.05) -> Snapshot:
     """Poll until the cluster is whole; raise TimeoutError with the last problems."""
     deadline = time.monotonic() + timeout

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from clusters.events import Event
-from clusters.observe import Snapshot
+from clusters.observe import Snapshot, Store
 
 Outcome = Literal["ok", "fail", "unknown"]
 
@@ -70,6 +70,7 @@ class History:
     snapshots: list[Snapshot] = field(default_factory=list)
     faults: list[FaultWindow] = field(default_factory=list)
     logs: dict[str, list[str]] = field(default_factory=dict)
+    stores: list[Store] = field(default_factory=list)  # each member's key space at the end
 
     @property
     def started(self) -> float:
@@ -84,6 +85,15 @@ class History:
         """When the last fault was healed: recovery is measured from here."""
         return max((f.end for f in self.faults if not f.skipped), default=self.started)
 
+    def pod_at(self, endpoint: str, at: float) -> str:
+        """Which pod held ``endpoint`` at ``at``: IPs move between pods as they are rebuilt."""
+        holder = endpoint
+        for snapshot in self.snapshots:
+            if snapshot.time > at and holder != endpoint:
+                break
+            holder = next((v.pod for v in snapshot.views if v.endpoint == endpoint), holder)
+        return holder
+
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
         raw = {
@@ -93,6 +103,7 @@ class History:
             "snapshots": [s.to_json() for s in self.snapshots],
             "faults": [asdict(f) for f in self.faults],
             "logs": self.logs,
+            "stores": [s.to_json() for s in self.stores],
         }
         path = directory / "history.json"
         path.write_text(json.dumps(raw))
@@ -108,4 +119,5 @@ class History:
             snapshots=[Snapshot.from_json(s) for s in raw["snapshots"]],
             faults=[FaultWindow(**f) for f in raw["faults"]],
             logs=raw.get("logs", {}),
+            stores=[Store.from_json(s) for s in raw.get("stores", [])],
         )

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict
 from pathlib import Path
 
-from harness import checks
+from harness.verdict import judge
 from harness.history import History
 
 
@@ -25,9 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.paths:
         history = History.load(path / "history.json" if path.is_dir() else path)
         budget = args.outage_budget if args.outage_budget is not None else history.meta["outage_budget"]
-        verdict = checks.judge(history, budget)
+        verdict = judge(history, budget)
         failed |= verdict.verdict == "fail"
-        print(json.dumps({"scenario": str(path), **history.meta, **asdict(verdict)}, indent=2))
+        print(json.dumps({"scenario": str(path), **history.meta, **verdict.summary(history.started)}, indent=2))
     return 1 if failed else 0
 
 

@@ -30,7 +30,9 @@ from urllib.parse import quote
 
 from clusters.events import Event
 from clusters.observe import Snapshot
-from harness import checks, results
+from harness import results
+from harness.checkers.availability import outage_gaps
+from harness.checkers.logs import Panic, find_panics
 from harness.history import FaultWindow, History, Operation
 
 # --- data: what a history says, as spans, marks and buckets ------------------------------
@@ -117,7 +119,7 @@ def member_states(events: Iterable[Event], end: float) -> dict[str, list[Span]]:
     return spans
 
 
-# Container exits the checks do not count as crashes (checks.find_crash_loops): asked for.
+# Container exits the checks do not count as crashes (checkers.logs.find_crash_loops): asked for.
 _ASKED_FOR_EXITS = ("fault", "deleted")
 _MARK_KIND = {
     "fault-step": "fault",
@@ -254,17 +256,9 @@ def bucket_operations(operations: Iterable[Operation], start: float, end: float,
 
 
 def longest_write_gap(history: History) -> Span:
-    """Where the quorum-lost check measured: the longest time without an acknowledged write.
-
-    Same rule as ``checks.max_write_outage`` (which keeps only the length):
-    from the first fault, between successful writes, to the scenario's end.
-    """
-    start = min((f.start for f in history.faults if not f.skipped), default=history.started)
-    acked = sorted(
-        op.complete for op in history.operations if op.outcome == "ok" and op.complete and op.complete >= start
-    )
-    a, b = max(itertools.pairwise([start, *acked, history.ended]), key=lambda p: p[1] - p[0])
-    return Span(a, b, "outage", f"no write acknowledged for {b - a:.1f} s")
+    """Where the quorum-lost check measured: the longest time without a commit (``outage_gaps``)."""
+    a, b = outage_gaps(history)[0]
+    return Span(a, b, "outage", f"nothing committed for {b - a:.1f} s")
 
 
 def log_tail(runs: list[str], lines: int = 8, width: int = 300) -> str:
@@ -323,9 +317,9 @@ def timeline(history: History) -> Timeline:
     )
 
 
-def group_panics(panics: Iterable[checks.Panic]) -> list[tuple[checks.Panic, int]]:
+def group_panics(panics: Iterable[Panic]) -> list[tuple[Panic, int]]:
     """Panics by (member, message), first occurrence and count: a crash loop panics the same way each run."""
-    groups: dict[tuple[str, str], list[checks.Panic]] = {}
+    groups: dict[tuple[str, str], list[Panic]] = {}
     for panic in panics:
         groups.setdefault((panic.pod, panic.message), []).append(panic)
     return [(found[0], len(found)) for found in groups.values()]
@@ -740,7 +734,7 @@ def _status(record: dict[str, Any]) -> str:
 def _findings(record: dict[str, Any], history: History | None) -> list[str]:
     """What the checks found, with log excerpts from the history when it was kept."""
     out = []
-    groups = group_panics(checks.find_panics(history.logs)) if history is not None and record["panics"] else []
+    groups = group_panics(find_panics(history.logs)) if history is not None and record["panics"] else []
     if groups:
         out.append("<h4>panics</h4>")
         for panic, count in groups[:MAX_ITEMS]:

@@ -1,6 +1,6 @@
 """Run one scenario: healthy cluster, traffic, fault, heal, recovery; then judge.
 
-The runner only acts and records; the verdict comes from ``checks.judge`` on
+The runner only acts and records; the verdict comes from ``verdict.judge`` on
 the saved history, exactly as a later re-check would compute it.
 """
 
@@ -16,9 +16,9 @@ from clusters import observe
 from clusters.base import Cluster, Unsupported
 from clusters.strategy import KnownFailure
 from faults import Context, Fault, FaultError, Schedule
-from harness import checks
+from harness import verdict as judging
 from harness.history import FaultWindow, History
-from harness.workload import Writer
+from harness.workload import Workload, WorkloadSpec
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class ScenarioResult:
     etcd_version: str
     seed: int
     known: KnownFailure | None
-    verdict: checks.Verdict
+    verdict: judging.Verdict
     duration_s: float
     windows: list[FaultWindow] = field(default_factory=list)
     report_dir: Path | None = None
@@ -54,7 +54,6 @@ class ScenarioResult:
 
     def record(self) -> dict[str, Any]:
         """One entry of results.json."""
-        v = self.verdict
         return {
             "strategy": self.strategy,
             "fault": self.fault,
@@ -64,16 +63,9 @@ class ScenarioResult:
             "steps": [
                 {"fault": w.fault, "targets": w.targets, "error": w.error, "skipped": w.skipped} for w in self.windows
             ],
-            "verdict": v.verdict,
             "expected": ("sometimes" if self.known.sometimes else "fail") if self.known else "pass",
-            "reasons": v.reasons,
-            "panics": [{"member": p.pod, "message": p.message, "time": p.time} for p in v.panics],
-            "crash_loops": [{"member": c.pod, "crashes": c.crashes} for c in v.crash_loops],
-            "max_write_outage_s": v.max_write_outage_s,
-            "recovery_s": v.recovery_s,
-            "problems_at_end": v.problems_at_end,
-            "fault_errors": v.fault_errors,
-            "hazards_at_end": v.hazards_at_end,
+            **self.verdict.summary(self.history.started if self.history else 0.0),
+            "operations": len(self.history.operations) if self.history else 0,
             "duration_s": round(self.duration_s, 3),
             "report": str(self.report_dir) if self.report_dir else None,
         }
@@ -152,8 +144,8 @@ def run(
         }
     )
     observe.wait_healthy(cluster, timing.start_timeout)
-    writer = Writer(cluster.endpoints)
-    writer.start()
+    workload = Workload(cluster, WorkloadSpec(), seed)
+    workload.start()
     rng = random.Random(seed)
     try:
         time.sleep(timing.warmup)
@@ -166,12 +158,13 @@ def run(
             history.faults.append(_run_fault(cluster, fault, rng, history))
         _wait_recovered(cluster, history, timing.recovery_timeout, timing.settle)
     finally:
-        history.operations = writer.stop()
+        history.operations = workload.stop()
     history.snapshots.append(observe.snapshot(cluster))
+    history.stores = observe.stores(cluster)
     history.events = cluster.events.since(began)
     history.logs = cluster.logs()
     history.meta["ended"] = time.time()
-    verdict = checks.judge(history, timing.outage_budget)
+    verdict = judging.judge(history, timing.outage_budget)
     if report_dir is not None:
         history.save(report_dir)
         if verdict.verdict == "fail" or known:

@@ -1,65 +1,154 @@
 """The client traffic that runs through a scenario and fills the history.
 
-One writer is enough to tell whether the cluster kept quorum: it puts unique
-values back to back at a bounded rate, failing over between members like a
-client with several endpoints, and records every call it makes.
+Several clients, as a real cluster has: one that fails over between all
+members like a client with several endpoints, and others pinned each to one
+member, as a client behind a per-pod Service or a sidecar would be. They put
+unique values, read linearizably and serializably, and compare-and-set over a
+small key set, so that the same keys see concurrent writers and readers: what
+a linearizability checker needs to find a stale read or a lost write. Every
+call is recorded with invoke and complete times and its outcome.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from clusters import etcd_api
+from clusters.base import Cluster
 from harness.history import Operation
 
+KEY_PREFIX = "/chaos/register/"
 
-class Writer:
+
+@dataclass(frozen=True)
+class Mix:
+    """How often each kind of call is made (weights)."""
+
+    put: int = 35
+    get: int = 25
+    serializable_get: int = 15
+    cas: int = 25
+
+    def draw(self, rng: random.Random) -> str:
+        kinds = ("put", "get", "serializable_get", "cas")
+        return rng.choices(kinds, weights=[self.put, self.get, self.serializable_get, self.cas])[0]
+
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    """Defaults: four clients at 20 calls/s each over five keys, 1 s per call (a timeout is "unknown")."""
+
+    clients: int = 4
+    keys: int = 5
+    interval: float = 0.05
+    timeout: float = 1.0
+    mix: Mix = Mix()
+
+
+class Client:
+    """One client: pinned to a pod (``pin``) or failing over between all endpoints."""
+
     def __init__(
         self,
+        name: str,
         endpoints: Callable[[], list[str]],
-        name: str = "writer-0",
-        interval: float = 0.05,
-        timeout: float = 1.0,
+        spec: WorkloadSpec,
+        rng: random.Random,
+        pinned: bool,
     ) -> None:
-        self.endpoints = endpoints
         self.name = name
-        self.interval = interval
-        self.timeout = timeout
+        self.endpoints = endpoints
+        self.spec = spec
+        self.rng = rng
+        self.pinned = pinned
         self.operations: list[Operation] = []
+        self._seen: dict[str, str | None] = {}  # what this client last saw in each key, for its next cas
+        self._turn = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> list[Operation]:
+    def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=self.timeout + 5)
-        return self.operations
+        self._thread.join(timeout=self.spec.timeout + 5)
 
     def _run(self) -> None:
         n = 0
-        turn = 0
         while not self._stop.is_set():
             started = time.monotonic()
             endpoints = self.endpoints()
-            if not endpoints:
-                self._stop.wait(self.interval)
-                continue
-            endpoint = endpoints[turn % len(endpoints)]
-            n += 1
-            op = Operation(self.name, "put", f"/chaos/{self.name}/{n}", f"{self.name}-{n}", endpoint, time.time())
-            try:
-                op.revision = etcd_api.put(endpoint, op.key, op.value or "", timeout=self.timeout)
-                op.outcome = "ok"
-            except etcd_api.EtcdTimeout as err:
-                op.outcome, op.error = "unknown", str(err)
-                turn += 1
-            except etcd_api.EtcdError as err:
-                op.outcome, op.error = "fail", str(err)
-                turn += 1
-            op.complete = time.time()
-            self.operations.append(op)
-            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+            if endpoints:
+                n += 1
+                self.operations.append(self._call(endpoints[self._turn % len(endpoints)], n))
+            self._stop.wait(max(0.0, self.spec.interval - (time.monotonic() - started)))
+
+    def _call(self, endpoint: str, n: int) -> Operation:
+        kind = self.spec.mix.draw(self.rng)
+        key = f"{KEY_PREFIX}{self.rng.randrange(self.spec.keys)}"
+        value = f"{self.name}-{n}"
+        op = Operation(self.name, "get" if kind == "serializable_get" else kind, key, None, endpoint, time.time())
+        timeout = self.spec.timeout
+        try:
+            if kind == "put":
+                op.value = value
+                op.revision = etcd_api.put(endpoint, key, value, timeout=timeout)
+                self._seen[key] = value
+            elif kind == "cas":
+                op.value, op.expect = value, self._seen.get(key)
+                op.succeeded, op.revision = etcd_api.compare_and_set(endpoint, key, op.expect, value, timeout=timeout)
+                if op.succeeded:
+                    self._seen[key] = value
+            else:
+                op.serializable = kind == "serializable_get"
+                read = etcd_api.read(endpoint, key, serializable=op.serializable, timeout=timeout)
+                op.value, op.revision = read.value, read.revision
+                self._seen[key] = read.value
+            op.outcome = "ok"
+        except etcd_api.EtcdTimeout as err:
+            op.outcome, op.error = "unknown", str(err)
+            self._turn += 0 if self.pinned else 1
+        except etcd_api.EtcdError as err:
+            op.outcome, op.error = "fail", str(err)
+            self._turn += 0 if self.pinned else 1
+        op.complete = time.time()
+        return op
+
+
+class Workload:
+    """All clients of a scenario: client-0 fails over between members, the others are pinned round-robin."""
+
+    def __init__(self, cluster: Cluster, spec: WorkloadSpec, seed: int) -> None:
+        rng = random.Random(f"workload:{seed}")
+        self.clients = [
+            Client(
+                f"client-{i}",
+                cluster.endpoints if i == 0 else self._pinned(cluster, (i - 1) % cluster.replicas),
+                spec,
+                random.Random(rng.random()),
+                pinned=i > 0,
+            )
+            for i in range(spec.clients)
+        ]
+
+    @staticmethod
+    def _pinned(cluster: Cluster, ordinal: int) -> Callable[[], list[str]]:
+        def endpoint() -> list[str]:
+            pods = [p for p in cluster.pods() if p.ordinal == ordinal and p.endpoint]
+            return [pods[0].endpoint] if pods and pods[0].endpoint else []
+
+        return endpoint
+
+    def start(self) -> None:
+        for client in self.clients:
+            client.start()
+
+    def stop(self) -> list[Operation]:
+        for client in self.clients:
+            client.stop()
+        return sorted((op for c in self.clients for op in c.operations), key=lambda op: op.invoke)

@@ -2,7 +2,9 @@ import pytest
 
 from clusters.events import Event
 from clusters.observe import MemberView
-from harness.checks import CrashLoop, find_crash_loops, find_panics, judge, max_write_outage, recovery_time
+from harness.checkers.availability import max_write_outage, recovery_time
+from harness.checkers.logs import CrashLoop, find_crash_loops, find_panics
+from harness.verdict import judge
 from harness.history import FaultWindow, History, Operation
 
 ZAP_PANIC = (
@@ -90,8 +92,8 @@ def test_crash_loop_counts_only_crashes():
         exited("etcd-1", "fault", 2),
         exited("etcd-2", "crash", 0),
     ]
-    assert find_crash_loops(history(events=events)) == [CrashLoop("etcd-0", crashes=2, restart_count=3)]
-    assert [c.pod for c in find_crash_loops(history(events=events), min_crashes=1)] == ["etcd-0", "etcd-2"]
+    assert find_crash_loops(events) == [CrashLoop("etcd-0", crashes=2, restart_count=3)]
+    assert [c.pod for c in find_crash_loops(events, min_crashes=1)] == ["etcd-0", "etcd-2"]
 
 
 def ok(complete, outcome="ok"):

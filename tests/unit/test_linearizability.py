@@ -4,7 +4,7 @@ import random
 import pytest
 
 from harness.history import History, Operation
-from harness.linearizability import KeyResult, check_linearizable
+from harness.checkers.linearizability import KeyResult, check_linearizable
 
 START = 1000.0
 

@@ -5,6 +5,7 @@ import pytest
 import faults
 from clusters.manifests import EnvVar, ManifestError, Mount, Probe, Service, Volume, parse
 from clusters.strategy import BUILTIN_DIR, discover, load_strategy
+from harness.verdict import REASONS
 
 
 def sts(docs):
@@ -205,7 +206,6 @@ def test_document_that_is_not_a_mapping_is_refused(docs):
 
 
 BUILTIN = sorted(p for p in BUILTIN_DIR.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
-REASONS = {"panic", "crash-loop", "quorum-lost", "not-recovered", "fault-incomplete"}  # what checks.judge reports
 
 
 def declarable(key: str) -> bool:

@@ -9,7 +9,8 @@ import pytest
 from clusters.events import Event
 from clusters.observe import MemberView, Snapshot
 from harness import report, results
-from harness.checks import find_panics, max_write_outage
+from harness.checkers.availability import max_write_outage
+from harness.checkers.logs import find_panics
 from harness.history import FaultWindow, History, Operation
 from harness.report import Bucket, Mark, Span
 

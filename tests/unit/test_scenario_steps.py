@@ -12,7 +12,8 @@ from clusters.observe import MemberView
 from clusters.strategy import Strategy
 from faults import Fault, FaultError
 from harness import scenario
-from harness.checks import judge, max_write_outage
+from harness.checkers.availability import max_write_outage
+from harness.verdict import judge
 from harness.history import FaultWindow, History, Operation
 
 
@@ -132,10 +133,10 @@ def test_an_unavailable_fault_is_recorded_as_skipped_without_touching_the_cluste
 # --- the runner over a whole schedule ---------------------------------------------
 
 
-class SilentWriter:
-    """The workload, writing nothing."""
+class SilentWorkload:
+    """The workload, calling nothing."""
 
-    def __init__(self, endpoints):
+    def __init__(self, cluster, spec, seed):
         pass
 
     def start(self):
@@ -148,7 +149,8 @@ class SilentWriter:
 @pytest.fixture
 def scenario_cluster(monkeypatch, make_cluster, observed):
     monkeypatch.setattr(scenario.observe, "wait_healthy", lambda cluster, timeout: None)
-    monkeypatch.setattr(scenario, "Writer", SilentWriter)
+    monkeypatch.setattr(scenario, "Workload", SilentWorkload)
+    monkeypatch.setattr(scenario.observe, "stores", lambda cluster: [])
     cluster = make_cluster()
     cluster.strategy = Strategy("fake", "a fake strategy", Path(), None)
     return cluster

@@ -1,0 +1,148 @@
+"""What the members' own logs and the kubelet's container exits say went wrong.
+
+A panic is the seed's failure mode, and a container that keeps exiting on its
+own is how it looks from Kubernetes (CrashLoopBackOff). Alarms are the lines
+etcd writes when a member is refused by, or refuses, its cluster: they are
+usually the cause of a crash loop, and a cluster ID mismatch means a second
+cluster is talking to the first.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from clusters.events import Event
+
+# etcd's own ways of dying: zap JSON levels (3.4+), Go's panic banner, capnslog
+# critical lines (3.2/3.3), and the raft panic of the seed incident.
+_PANIC_JSON = re.compile(r'"level":"(panic|fatal|dpanic)"')
+_PANIC_TEXT = re.compile(
+    r"^(panic: .*|fatal error: .*|\d{4}-\d\d-\d\d [\d:.]+ C \| .*|.*tocommit\(\d+\) is out of range.*)$"
+)
+
+ALARMS: dict[str, re.Pattern[str]] = {
+    # A member started as new on a member ID its cluster already knows as started.
+    "already-bootstrapped": re.compile(r"has already been bootstrapped"),
+    # Two clusters: a peer's requests carry another cluster's ID (rafthttp).
+    "cluster-id-mismatch": re.compile(r"cluster ID mismatch"),
+    # The member was removed while it was away and comes back under its old ID.
+    "removed-member": re.compile(r"has been permanently removed from the cluster|data-dir used by this member must be removed"),
+    # The flags and the data dir or the cluster disagree about who is a member.
+    "membership-mismatch": re.compile(
+        r"member count is unequal|couldn't find local name|unmatched member while checking PeerURLs|"
+        r"error validating peerURLs"
+    ),
+    # The data dir is damaged or half there.
+    "data-dir-broken": re.compile(r"failed to find database snapshot file|failed to recover v3 backend|database file .* does not exist"),
+}
+"""Lines that name why a member could not take part, by label."""
+
+
+@dataclass(frozen=True)
+class Panic:
+    pod: str
+    run: int
+    time: str
+    message: str
+    excerpt: str
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """The first line of one kind in one container run: the run is where to read on."""
+
+    pod: str
+    run: int
+    label: str
+    line: str
+
+
+@dataclass(frozen=True)
+class CrashLoop:
+    pod: str
+    crashes: int
+    restart_count: int
+    cause: str = ""  # the last panic or alarm of the pod, when one says why
+
+
+def _panic_line(line: str) -> tuple[str, str] | None:
+    """(time, message) if ``line`` says the process panicked or died fatally."""
+    if _PANIC_JSON.search(line):
+        try:
+            entry = json.loads(line)
+            return str(entry.get("ts", "")), str(entry.get("msg", line))
+        except ValueError:
+            return "", line.strip()
+    match = _PANIC_TEXT.match(line.strip())
+    return ("", match.group(1)) if match else None
+
+
+def _message(line: str) -> str:
+    """The readable part of a log line: zap's msg and error fields, or the line itself."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return line.strip()[:300]
+    if not isinstance(entry, dict):
+        return line.strip()[:300]
+    parts = [str(entry.get(k)) for k in ("msg", "error") if entry.get(k)]
+    return ": ".join(parts)[:300] or line.strip()[:300]
+
+
+def find_panics(logs: dict[str, list[str]]) -> list[Panic]:
+    """The first panic or fatal line of each container run, with the lines before it."""
+    found = []
+    for pod, runs in sorted(logs.items()):
+        for run, text in enumerate(runs):
+            lines = text.splitlines()
+            for i, line in enumerate(lines):
+                hit = _panic_line(line)
+                if hit:
+                    excerpt = "\n".join(lines[max(0, i - 3) : i + 2])[-1500:]
+                    found.append(Panic(pod, run, hit[0], hit[1][:300], excerpt))
+                    break
+    return found
+
+
+def find_alarms(logs: dict[str, list[str]]) -> list[Alarm]:
+    """Each alarm label's first line in each container run, in log order."""
+    found = []
+    for pod, runs in sorted(logs.items()):
+        for run, text in enumerate(runs):
+            seen: set[str] = set()
+            for line in text.splitlines():
+                for label, pattern in ALARMS.items():
+                    if label not in seen and pattern.search(line):
+                        seen.add(label)
+                        found.append(Alarm(pod, run, label, _message(line)))
+    return found
+
+
+def find_crash_loops(
+    events: Iterable[Event], panics: Iterable[Panic] = (), alarms: Iterable[Alarm] = (), min_crashes: int = 2
+) -> list[CrashLoop]:
+    """Pods whose containers kept exiting on their own or by failed probes, not by a fault or a deletion.
+
+    The cause is the last panic or alarm the pod logged, so a loop reads as
+    "restarted 5 times: the member has been permanently removed" rather than
+    as a count alone.
+    """
+    crashes: dict[str, int] = {}
+    restarts: dict[str, int] = {}
+    for event in events:
+        if event.kind == "container-exited" and event.pod:
+            restarts[event.pod] = int(event.detail.get("restart_count", 0)) + 1
+            if event.detail.get("cause") not in ("fault", "deleted"):
+                crashes[event.pod] = crashes.get(event.pod, 0) + 1
+    causes: dict[str, tuple[int, str]] = {}
+    for pod, run, text in [(p.pod, p.run, p.message) for p in panics] + [(a.pod, a.run, a.line) for a in alarms]:
+        if run >= causes.get(pod, (-1, ""))[0]:
+            causes[pod] = (run, text)
+    return [
+        CrashLoop(pod, n, restarts[pod], causes.get(pod, (0, ""))[1])
+        for pod, n in sorted(crashes.items())
+        if n >= min_crashes
+    ]
