@@ -27,8 +27,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from harness.history import History, Operation, Outcome
 from harness.checkers.linearizability import check_linearizable
+from harness.history import History, Operation, Outcome
 
 TARGET_S = 10.0
 START = 1_700_000_000.0

@@ -11,8 +11,8 @@ import argparse
 import json
 from pathlib import Path
 
-from harness.verdict import judge
 from harness.history import History
+from harness.verdict import judge
 
 
 def main(argv: list[str] | None = None) -> int:

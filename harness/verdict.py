@@ -13,7 +13,14 @@ from typing import Any
 
 from harness.checkers.availability import Availability, availability
 from harness.checkers.linearizability import KeyResult, check_linearizable
-from harness.checkers.logs import Alarm, CrashLoop, Panic, find_alarms, find_crash_loops, find_panics
+from harness.checkers.logs import (
+    Alarm,
+    CrashLoop,
+    Panic,
+    find_alarms,
+    find_crash_loops,
+    find_panics,
+)
 from harness.checkers.lost_writes import LostWrite, find_lost_writes
 from harness.checkers.one_cluster import SPLIT, Finding, check_one_cluster
 from harness.checkers.revisions import Regression, find_regressions
@@ -40,10 +47,10 @@ FINDINGS_KEPT = 20
 class Verdict:
     verdict: str
     reasons: list[str]
+    availability: Availability
     panics: list[Panic] = field(default_factory=list)
     crash_loops: list[CrashLoop] = field(default_factory=list)
     alarms: list[Alarm] = field(default_factory=list)
-    availability: Availability = Availability(1.0, 0.0, 0.0)
     problems_at_end: list[str] = field(default_factory=list)
     fault_errors: list[str] = field(default_factory=list)
     hazards_at_end: list[str] = field(default_factory=list)

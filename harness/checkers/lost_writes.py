@@ -27,7 +27,7 @@ class LostWrite:
 
     def describe(self, started: float) -> str:
         return (
-            f"{format_operation(self.operation, started)} (acknowledged by {self.acknowledged_by} "
+            f"{self.operation.key}: {format_operation(self.operation, started)} (acknowledged by {self.acknowledged_by} "
             f"at revision {self.operation.revision}) is lost: {'; '.join(self.missing_on)}"
         )
 

@@ -24,7 +24,8 @@ class Regression:
     def describe(self, started: float) -> str:
         return (
             f"{self.after.client} saw revision {self.after.revision} after {self.before.revision}: "
-            f"{format_operation(self.before, started)}, then {format_operation(self.after, started)}"
+            f"{self.before.key}: {format_operation(self.before, started)}, "
+            f"then {self.after.key}: {format_operation(self.after, started)}"
         )
 
 

@@ -4,8 +4,8 @@ from clusters.events import Event
 from clusters.observe import MemberView
 from harness.checkers.availability import max_write_outage, recovery_time
 from harness.checkers.logs import CrashLoop, find_crash_loops, find_panics
-from harness.verdict import judge
 from harness.history import FaultWindow, History, Operation
+from harness.verdict import judge
 
 ZAP_PANIC = (
     '{"level":"panic","ts":"2021-11-29T21:17:42.101Z","caller":"raft/log.go:59",'

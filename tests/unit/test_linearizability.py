@@ -3,8 +3,8 @@ import random
 
 import pytest
 
-from harness.history import History, Operation
 from harness.checkers.linearizability import KeyResult, check_linearizable
+from harness.history import History, Operation
 
 START = 1000.0
 

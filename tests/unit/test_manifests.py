@@ -3,7 +3,15 @@ import re
 import pytest
 
 import faults
-from clusters.manifests import EnvVar, ManifestError, Mount, Probe, Service, Volume, parse
+from clusters.manifests import (
+    EnvVar,
+    ManifestError,
+    Mount,
+    Probe,
+    Service,
+    Volume,
+    parse,
+)
 from clusters.strategy import BUILTIN_DIR, discover, load_strategy
 from harness.verdict import REASONS
 

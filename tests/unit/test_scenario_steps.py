@@ -13,8 +13,8 @@ from clusters.strategy import Strategy
 from faults import Fault, FaultError
 from harness import scenario
 from harness.checkers.availability import max_write_outage
-from harness.verdict import judge
 from harness.history import FaultWindow, History, Operation
+from harness.verdict import judge
 
 
 class Scripted(Fault):
