@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
-"""Checker benchmark: per-key linearizability of a 10,000-operation history.
+"""Checker benchmark: every checker of the verdict on a 10,000-operation history.
 
 Builds a history the way a chaos run records one (or loads a kept one with
 ``--history``): 8 clients calling put, get and compare-and-swap back to back
 on 10 keys of one register each, every call taking effect at one instant
 inside it, about 2 % of calls timing out (half of those took effect, at any
-instant before the timeout) and 1 % failing. Then times
-``check_linearizable`` over it ``--rounds`` times and prints the median, min
-and max seconds and operations per second against the target (median under
-10 s on two cores). ``--corrupt`` first makes one late read return a value
-written only after it, to time the path that finds and shrinks a violation.
-A miss is reported, not an error: this is a benchmark, not a test.
+instant before the timeout) and 1 % failing; every write gets the next
+revision, and three members' stores end holding them all, as the final
+key-history read records them. Then times ``judge`` (all checkers: logs,
+availability, lost writes, linearizability, one cluster, revisions) over it
+``--rounds`` times and prints the median, min and max seconds and
+operations per second against the target (median under 10 s on two cores),
+and the median of each checker alone. ``--corrupt`` first makes one late
+read return a value written only after it, to time the path that finds and
+shrinks a violation. A miss is reported, not an error: this is a benchmark,
+not a test.
 
     .venv/bin/python benchmarks/checkers.py [--rounds 5] [--history PATH] [--corrupt]
 """
@@ -27,8 +31,16 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from clusters.etcd_api import Change
+from clusters.observe import Store
+from harness.checkers.availability import availability
 from harness.checkers.linearizability import check_linearizable
+from harness.checkers.logs import find_alarms, find_panics
+from harness.checkers.lost_writes import find_lost_writes
+from harness.checkers.one_cluster import check_one_cluster
+from harness.checkers.revisions import find_regressions
 from harness.history import History, Operation, Outcome
+from harness.verdict import judge
 
 TARGET_S = 10.0
 START = 1_700_000_000.0
@@ -59,7 +71,11 @@ def _call(rng: random.Random, client: int, n: int, keys: int, invoke: float) -> 
 
 
 def simulate(total: int, keys: int, clients: int, seed: int) -> History:
-    """A linearizable history: calls replayed on real registers in the order of their instants."""
+    """A linearizable history: calls replayed on real registers in the order of their instants.
+
+    Each write that happens takes the next revision; replies carry the
+    revision they saw, and the members' stores hold every change.
+    """
     rng = random.Random(seed)
     ready = [(START + rng.uniform(0, 0.002), c) for c in range(clients)]
     heapq.heapify(ready)
@@ -71,6 +87,7 @@ def simulate(total: int, keys: int, clients: int, seed: int) -> History:
         heapq.heappush(ready, (complete + rng.uniform(0, 0.002), client))
     registers: dict[str, str | None] = {}
     seen: dict[tuple[str, str], str | None] = {}  # what each client last saw of each key
+    changes: list[Change] = []
     for _, op, happens in sorted(planned, key=lambda p: p[0]):
         current = registers.get(op.key)
         if op.kind == "cas":
@@ -81,15 +98,20 @@ def simulate(total: int, keys: int, clients: int, seed: int) -> History:
             op.value = current
         elif op.kind == "put" or op.expect == current:
             registers[op.key] = op.value
+            changes.append(Change(len(changes) + 2, op.key, op.value))
+        op.revision = len(changes) + 1
         if op.outcome != "ok" or op.kind == "put":
             continue
         if op.kind == "cas":
             op.succeeded = op.expect == current
         seen[(op.client, op.key)] = op.value if op.succeeded else current
     operations = sorted((p[1] for p in planned), key=lambda op: op.invoke)
+    revision = len(changes) + 1
+    stores = [Store(f"etcd-{i}", f"etcd-{i}", "1", str(i + 1), revision, tuple(changes)) for i in range(3)]
     return History(
         meta={"started": START, "ended": max(op.complete or op.invoke for op in operations)},
         operations=operations,
+        stores=stores,
     )
 
 
@@ -140,22 +162,39 @@ def main() -> int:
         planted = corrupt(history)
         print(f"planted: {planted.client} read {planted.value!r} from {planted.key} before it was written")
 
+    checkers = {
+        "logs": lambda h: (find_panics(h.logs), find_alarms(h.logs)),
+        "availability": availability,
+        "lost writes": find_lost_writes,
+        "linearizability": check_linearizable,
+        "one cluster": check_one_cluster,
+        "revisions": find_regressions,
+    }
     seconds = []
+    alone: dict[str, list[float]] = {name: [] for name in checkers}
     for i in range(args.rounds):
         t0 = time.perf_counter()
-        results = check_linearizable(history)
+        verdict = judge(history, outage_budget=5.0)
         seconds.append(time.perf_counter() - t0)
+        for name, checker in checkers.items():
+            t1 = time.perf_counter()
+            checker(history)
+            alone[name].append(time.perf_counter() - t1)
         print(f"round {i + 1:>2}/{args.rounds}  {seconds[-1]:7.3f} s", flush=True)
 
+    results = verdict.linearizability
     verdicts = Counter({True: "linearizable", False: "violated", None: "gave up"}[r.linearizable] for r in results)
     print(f"keys: {', '.join(f'{n} {v}' for v, n in sorted(verdicts.items()))}; "
           f"states explored: {sum(r.explored for r in results)}")
+    print(f"lost writes: {len(verdict.lost_writes)}; one-cluster findings: {len(verdict.one_cluster)}; "
+          f"revision regressions: {len(verdict.regressions)}")
     for result in results:
         if result.linearizable is not True:
             print(result.describe())
-    median = statistics.median(seconds)
     print()
-    print(f"{'median':>8} {'min':>8} {'max':>8}   ops/s (median)")
+    print("each checker alone (median): " + ", ".join(f"{n} {statistics.median(t):.3f} s" for n, t in alone.items()))
+    median = statistics.median(seconds)
+    print(f"{'median':>8} {'min':>8} {'max':>8}   ops/s (median), all checkers (judge)")
     print(f"{median:7.3f}s {min(seconds):7.3f}s {max(seconds):7.3f}s   {len(history.operations) / median:,.0f}")
     met = median < TARGET_S
     print(f"target {'MET' if met else 'MISSED'}: median {median:.3f} s {'<' if met else '>='} {TARGET_S:.0f} s")

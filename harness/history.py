@@ -21,6 +21,9 @@ Outcome = Literal["ok", "fail", "unknown"]
 class Operation:
     """One client call, Jepsen-style: invoked, then completed with an outcome.
 
+    ``member`` is the pod called and ``endpoint`` its address at the time
+    (pod IPs move when pods are rebuilt).
+
     ``unknown`` means the call timed out: it may or may not have taken effect.
     Kinds: ``put`` writes ``value``; ``get`` reads, and ``value`` is what it
     read once ok (None: the key was absent), through raft unless
@@ -42,6 +45,7 @@ class Operation:
     expect: str | None = None
     succeeded: bool | None = None
     serializable: bool = False
+    member: str = ""  # the pod called; "" in histories from before it was recorded (then see pod_at)
 
 
 @dataclass

@@ -76,7 +76,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--recovery-timeout", type=float, default=60.0, metavar="S",
         help="how long after the fault the cluster may take to be whole again before 'not-recovered' (default 60)")
     add("--outage-budget", type=float, default=5.0, metavar="S",
-        help="longest time without an acknowledged write before 'quorum-lost' (default 5)")
+        help="longest time without a commit (an answered put, compare-and-set or linearizable get) before 'quorum-lost' (default 5)")
 
 
 def pytest_configure(config: pytest.Config) -> None:

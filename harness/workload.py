@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from clusters import etcd_api
-from clusters.base import Cluster
+from clusters.base import Cluster, PodInfo
 from harness.history import Operation
 
 KEY_PREFIX = "/chaos/register/"
@@ -55,16 +55,14 @@ class Client:
     def __init__(
         self,
         name: str,
-        endpoints: Callable[[], list[str]],
+        targets: Callable[[], list[PodInfo]],
         spec: WorkloadSpec,
         rng: random.Random,
-        pinned: bool,
     ) -> None:
         self.name = name
-        self.endpoints = endpoints
+        self.targets = targets
         self.spec = spec
         self.rng = rng
-        self.pinned = pinned
         self.operations: list[Operation] = []
         self._seen: dict[str, str | None] = {}  # what this client last saw in each key, for its next cas
         self._turn = 0
@@ -82,17 +80,20 @@ class Client:
         n = 0
         while not self._stop.is_set():
             started = time.monotonic()
-            endpoints = self.endpoints()
-            if endpoints:
+            targets = self.targets()
+            if targets:
                 n += 1
-                self.operations.append(self._call(endpoints[self._turn % len(endpoints)], n))
+                self.operations.append(self._call(targets[self._turn % len(targets)], n))
             self._stop.wait(max(0.0, self.spec.interval - (time.monotonic() - started)))
 
-    def _call(self, endpoint: str, n: int) -> Operation:
+    def _call(self, pod: PodInfo, n: int) -> Operation:
+        """One call to ``pod``; on an error the next call goes to the next member (if there is one)."""
         kind = self.spec.mix.draw(self.rng)
         key = f"{KEY_PREFIX}{self.rng.randrange(self.spec.keys)}"
         value = f"{self.name}-{n}"
+        endpoint = pod.endpoint or ""
         op = Operation(self.name, "get" if kind == "serializable_get" else kind, key, None, endpoint, time.time())
+        op.member = pod.name
         timeout = self.spec.timeout
         try:
             if kind == "put":
@@ -112,10 +113,10 @@ class Client:
             op.outcome = "ok"
         except etcd_api.EtcdTimeout as err:
             op.outcome, op.error = "unknown", str(err)
-            self._turn += 0 if self.pinned else 1
+            self._turn += 1
         except etcd_api.EtcdError as err:
             op.outcome, op.error = "fail", str(err)
-            self._turn += 0 if self.pinned else 1
+            self._turn += 1
         op.complete = time.time()
         return op
 
@@ -126,23 +127,19 @@ class Workload:
     def __init__(self, cluster: Cluster, spec: WorkloadSpec, seed: int) -> None:
         rng = random.Random(f"workload:{seed}")
         self.clients = [
-            Client(
-                f"client-{i}",
-                cluster.endpoints if i == 0 else self._pinned(cluster, (i - 1) % cluster.replicas),
-                spec,
-                random.Random(rng.random()),
-                pinned=i > 0,
-            )
+            Client(f"client-{i}", self._targets(cluster, None if i == 0 else (i - 1) % cluster.replicas), spec,
+                   random.Random(rng.random()))
             for i in range(spec.clients)
         ]
 
     @staticmethod
-    def _pinned(cluster: Cluster, ordinal: int) -> Callable[[], list[str]]:
-        def endpoint() -> list[str]:
-            pods = [p for p in cluster.pods() if p.ordinal == ordinal and p.endpoint]
-            return [pods[0].endpoint] if pods and pods[0].endpoint else []
+    def _targets(cluster: Cluster, ordinal: int | None) -> Callable[[], list[PodInfo]]:
+        """The running pods a client may call: all of them, or the one of ``ordinal`` (asked anew each call)."""
 
-        return endpoint
+        def running() -> list[PodInfo]:
+            return [p for p in cluster.pods() if p.endpoint and ordinal in (None, p.ordinal)]
+
+        return running
 
     def start(self) -> None:
         for client in self.clients:

@@ -381,7 +381,7 @@ def format_operation(op: Operation, started: float) -> str:
         when = f"{op.invoke - started:.3f}–{op.complete - started:.3f} s"
     else:
         when = f"{op.invoke - started:.3f} s–? ({op.outcome or 'never completed'})"
-    return f"{op.client} {_what(op)}, {op.outcome}, {when} on {op.endpoint}"
+    return f"{op.client} {_what(op)}, {op.outcome}, {when} on {op.member or op.endpoint}"
 
 
 def check_linearizable(
@@ -570,7 +570,7 @@ def _explain(op: Operation, recorded: list[Operation], window: Sequence[Operatio
         return f"{t - started:.3f} s"
 
     complete = op.complete if op.complete is not None else math.inf
-    who = f"{op.kind} by {op.client} at {op.invoke - started:.3f}–{at(complete)} on {op.endpoint}"
+    who = f"{op.kind} by {op.client} at {op.invoke - started:.3f}–{at(complete)} on {op.member or op.endpoint}"
     if op.kind != "get":
         return f"{who} ({_what(op)}) fits no order of the operations below"
     writers = [w for w in recorded if w.kind in ("put", "cas") and w.value == op.value]

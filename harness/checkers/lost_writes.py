@@ -72,5 +72,6 @@ def find_lost_writes(history: History) -> list[LostWrite]:
             else:
                 behind.append(f"{s.pod} ends at revision {s.revision}")
         if diverged or len(behind) == len(readable):
-            lost.append(LostWrite(op, history.pod_at(op.endpoint, op.complete or op.invoke), tuple(diverged + behind)))
+            by = op.member or history.pod_at(op.endpoint, op.complete or op.invoke)
+            lost.append(LostWrite(op, by, tuple(diverged + behind)))
     return lost
