@@ -5,8 +5,8 @@ acknowledges writes the other never sees. It shows as two cluster IDs among
 the members (a member that founded a new cluster of its own), or, when the
 ID was kept (``--force-new-cluster``), as key spaces that differ at the same
 revision. The second is checked on the members' stores read at the end: a
-hash of the key space at the newest revision every member has reached,
-which is what ``etcdctl endpoint hashkv --rev`` compares, computed here from
+hash of each member's key space against the most advanced member's, at the
+revision both reached, which is what ``etcdctl endpoint hashkv --rev`` compares, computed here from
 the histories so that the first differing revision can be named.
 """
 
@@ -90,22 +90,26 @@ def cluster_id_splits(history: History) -> list[Finding]:
 
 
 def diverged_stores(stores: list[Store]) -> list[Finding]:
-    """Members whose key spaces differ at the newest revision all of them reached."""
+    """Members whose key spaces differ from the most advanced member's at a revision both reached.
+
+    Each member is compared at its own revision (or the reference's, if
+    lower), so a member that is merely behind neither counts as diverged nor
+    hides a split between the others.
+    """
     readable = [s for s in stores if not s.error]
     if len(readable) < 2:
         return []
-    common = min(s.revision for s in readable)
     reference = max(readable, key=lambda s: s.revision)
-    expected = key_space_hash(reference, common)
     found = []
     for store in readable:
-        if store is not reference and key_space_hash(store, common) != expected:
+        at = min(store.revision, reference.revision)
+        theirs, ours = key_space_hash(store, at), key_space_hash(reference, at)
+        if store is not reference and theirs != ours:
             found.append(
                 Finding(
                     SPLIT,
-                    f"{store.pod} and {reference.pod} hold different key spaces at revision {common} "
-                    f"(hash {key_space_hash(store, common)} vs {expected})"
-                    + _first_difference(store, reference, common),
+                    f"{store.pod} and {reference.pod} hold different key spaces at revision {at} "
+                    f"(hash {theirs} vs {ours})" + _first_difference(store, reference, at),
                 )
             )
     return found

@@ -3,7 +3,7 @@ import pytest
 from clusters.events import Event
 from clusters.observe import MemberView
 from harness.checkers.availability import max_write_outage, recovery_time
-from harness.checkers.logs import CrashLoop, find_crash_loops, find_panics
+from harness.checkers.logs import Alarm, CrashLoop, find_alarms, find_crash_loops, find_panics
 from harness.history import FaultWindow, History, Operation
 from harness.verdict import judge
 
@@ -179,3 +179,118 @@ def test_judge_without_snapshots():
     v = judge(history(operations=[ok(t) for t in range(101, 131)]), outage_budget=5.0)
     assert v.reasons == ["not-recovered"]
     assert v.problems_at_end == ["no snapshot taken"]
+
+
+# --- alarms: why a member could not take part -------------------------------------------------
+
+# etcd 3.5 zap lines, as the members write them (stack traces shortened).
+ALREADY_BOOTSTRAPPED = (
+    '{"level":"fatal","ts":"2023-05-02T10:00:01.123Z","caller":"etcdmain/etcd.go:204","msg":"discovery failed",'
+    '"error":"member 8e9e05c52164694d has already been bootstrapped",'
+    '"stacktrace":"go.etcd.io/etcd/server/v3/etcdmain.startEtcdOrProxyV2\\n\\tetcdmain/etcd.go:204"}'
+)
+CLUSTER_ID_MISMATCH = (
+    '{"level":"warn","ts":"2023-05-02T10:00:02.000Z","caller":"rafthttp/stream.go:653",'
+    '"msg":"request sent was ignored by remote peer due to cluster ID mismatch","remote-peer-id":"91bc3c398fb3c146",'
+    '"remote-peer-cluster-id":"cdf818194e3a8c32","local-member-id":"8e9e05c52164694d",'
+    '"local-member-cluster-id":"2037210783374497","error":"cluster ID mismatch"}'
+)
+REMOVED = (
+    '{"level":"warn","ts":"2023-05-02T10:00:03.000Z","caller":"etcdserver/server.go:1159","msg":"server error",'
+    '"error":"the member has been permanently removed from the cluster"}\n'
+    '{"level":"warn","ts":"2023-05-02T10:00:03.001Z","caller":"etcdserver/server.go:1160",'
+    '"msg":"data-dir used by this member must be removed"}'
+)
+NOT_IN_INITIAL_CLUSTER = (
+    '{"level":"fatal","ts":"2023-05-02T10:00:04.000Z","caller":"etcdmain/etcd.go:204","msg":"discovery failed",'
+    '"error":"couldn\'t find local name \\"etcd-3\\" in the initial cluster configuration","stacktrace":"..."}'
+)
+NO_SNAPSHOT_FILE = (
+    '{"level":"panic","ts":"2023-05-02T10:00:05.000Z","caller":"etcdserver/server.go:515",'
+    '"msg":"failed to recover v3 backend from snapshot",'
+    '"error":"failed to find database snapshot file (snap: snapshot file doesn\'t exist)"}'
+)
+
+
+@pytest.mark.parametrize(
+    ("log", "label", "line"),
+    [
+        (
+            ALREADY_BOOTSTRAPPED,
+            "already-bootstrapped",
+            "discovery failed: member 8e9e05c52164694d has already been bootstrapped",
+        ),
+        (
+            CLUSTER_ID_MISMATCH,
+            "cluster-id-mismatch",
+            "request sent was ignored by remote peer due to cluster ID mismatch: cluster ID mismatch",
+        ),
+        (REMOVED, "removed-member", "server error: the member has been permanently removed from the cluster"),
+        (
+            NOT_IN_INITIAL_CLUSTER,
+            "membership-mismatch",
+            'discovery failed: couldn\'t find local name "etcd-3" in the initial cluster configuration',
+        ),
+        (
+            NO_SNAPSHOT_FILE,
+            "data-dir-broken",
+            "failed to recover v3 backend from snapshot: failed to find database snapshot file "
+            "(snap: snapshot file doesn't exist)",
+        ),
+    ],
+)
+def test_alarm_labels_with_message_and_error_as_the_line(log, label, line):
+    assert find_alarms({"etcd-2": ["", f"{CLEAN}\n{log}\n"]}) == [Alarm("etcd-2", 1, label, line)]
+
+
+def test_one_alarm_per_label_per_container_run_in_log_order():
+    run0 = "\n".join([CLUSTER_ID_MISMATCH, REMOVED, CLUSTER_ID_MISMATCH, REMOVED])
+    run1 = "\n".join([CLUSTER_ID_MISMATCH] * 3)
+    found = find_alarms({"etcd-1": [run0, run1], "etcd-0": [ALREADY_BOOTSTRAPPED]})
+    assert [(a.pod, a.run, a.label) for a in found] == [
+        ("etcd-0", 0, "already-bootstrapped"),
+        ("etcd-1", 0, "cluster-id-mismatch"),
+        ("etcd-1", 0, "removed-member"),
+        ("etcd-1", 1, "cluster-id-mismatch"),
+    ]
+    assert found[2].line == "server error: the member has been permanently removed from the cluster"
+
+
+def test_an_alarm_in_a_plain_text_line_is_the_line_itself():
+    line = "2017-11-29 21:17:42.101622 E | rafthttp: request cluster ID mismatch (got 5c8 want 9fb)"
+    assert find_alarms({"etcd-0": [f"  {line}  \n"]}) == [Alarm("etcd-0", 0, "cluster-id-mismatch", line)]
+
+
+def test_clean_logs_raise_no_alarm():
+    assert find_alarms({"etcd-0": [CLEAN, ZAP_LOG, CAPNSLOG], "etcd-1": []}) == []
+
+
+# --- crash loops: the cause -------------------------------------------------------------------
+
+CRASHING = [exited("etcd-1", "crash", 0), exited("etcd-1", "crash", 1)]
+
+
+def test_a_crash_loop_names_the_panic_of_the_latest_run_over_an_older_alarm():
+    logs = {"etcd-1": [REMOVED, ZAP_LOG]}
+    [loop] = find_crash_loops(CRASHING, find_panics(logs), find_alarms(logs))
+    cause = "tocommit(37) is out of range [lastIndex(0)]. Was the raft log corrupted, truncated, or lost?"
+    assert loop == CrashLoop("etcd-1", crashes=2, restart_count=2, cause=cause)
+
+
+def test_a_crash_loop_names_the_alarm_of_the_latest_run_over_an_older_panic():
+    logs = {"etcd-1": [ZAP_LOG, REMOVED, ""]}  # the last run logged nothing yet
+    [loop] = find_crash_loops(CRASHING, find_panics(logs), find_alarms(logs))
+    assert loop.cause == "server error: the member has been permanently removed from the cluster"
+
+
+def test_an_alarm_that_is_also_the_fatal_line_gives_its_fuller_text_as_the_cause():
+    logs = {"etcd-1": [ALREADY_BOOTSTRAPPED]}
+    assert [p.message for p in find_panics(logs)] == ["discovery failed"]
+    [loop] = find_crash_loops(CRASHING, find_panics(logs), find_alarms(logs))
+    assert loop.cause == "discovery failed: member 8e9e05c52164694d has already been bootstrapped"
+
+
+def test_causes_are_per_pod_and_a_loop_without_one_has_none():
+    logs = {"etcd-0": [ZAP_LOG], "etcd-2": [CLUSTER_ID_MISMATCH]}
+    events = CRASHING + [exited("etcd-2", "crash", 0)]
+    assert find_crash_loops(events, find_panics(logs), find_alarms(logs)) == [CrashLoop("etcd-1", 2, 2, "")]

@@ -1,0 +1,162 @@
+from dataclasses import replace
+
+from histories import START, history, store, unreadable
+
+from clusters.observe import MemberView
+from harness.checkers.one_cluster import (
+    SPLIT,
+    Finding,
+    check_one_cluster,
+    cluster_id_splits,
+    diverged_stores,
+    end_state,
+    key_space,
+    key_space_hash,
+)
+
+
+def with_cluster(views, pod_index, cluster_id, **kw):
+    views = list(views)
+    views[pod_index] = replace(views[pod_index], cluster_id=cluster_id, **kw)
+    return views
+
+
+# --- two cluster IDs ----------------------------------------------------------------------------
+
+
+def test_two_cluster_ids_in_a_snapshot_are_one_split_at_the_first_time_seen(make_snapshot, make_views):
+    split = with_cluster(make_views(), 2, "c2")
+    snapshots = [
+        make_snapshot(time=START + 1),
+        make_snapshot(split, time=START + 12.34),
+        make_snapshot(with_cluster(make_views(), 0, "c3"), time=START + 20),  # later splits are not repeated
+    ]
+    h = history(snapshots=snapshots, stores=[store("etcd-0"), store("etcd-1"), store("etcd-2", cluster_id="c2")])
+    assert cluster_id_splits(h) == [
+        Finding(SPLIT, "two clusters answered at 12.3 s: etcd-0, etcd-1 (cluster c1) vs etcd-2 (cluster c2)")
+    ]
+
+
+def test_members_that_did_not_answer_or_gave_no_cluster_id_are_not_a_second_cluster(make_snapshot, make_views):
+    views = with_cluster(make_views(), 2, "c2", error="connection refused")
+    views[1] = MemberView("etcd-1", None, error="pod is Pending")
+    assert views[1].cluster_id == ""
+    assert cluster_id_splits(history(snapshots=[make_snapshot(views, time=START + 1)])) == []
+
+
+def test_two_cluster_ids_among_the_stores_at_the_end(make_snapshot):
+    stores = [store("etcd-0", cluster_id="c9"), store("etcd-1"), store("etcd-2", cluster_id="c9")]
+    h = history(snapshots=[make_snapshot(time=START + 1)], stores=stores)
+    assert cluster_id_splits(h) == [
+        Finding(SPLIT, "two clusters answered at the end: etcd-1 (cluster c1) vs etcd-0, etcd-2 (cluster c9)")
+    ]
+
+
+def test_an_unreadable_store_is_not_a_second_cluster_at_the_end():
+    assert cluster_id_splits(history(stores=[store("etcd-0"), store("etcd-1"), unreadable("etcd-2")])) == []
+
+
+# --- key spaces ---------------------------------------------------------------------------------
+
+
+def test_key_space_follows_puts_and_deletes_up_to_the_revision():
+    s = store("etcd-0", (2, "/a", "x"), (3, "/b", "y"), (4, "/a", None), (5, "/a", "z"))
+    assert key_space(s, 1) == {}
+    assert key_space(s, 3) == {"/a": "x", "/b": "y"}
+    assert key_space(s, 4) == {"/b": "y"}
+    assert key_space(s, 5) == {"/a": "z", "/b": "y"}
+
+
+def test_a_delete_makes_a_different_key_space_from_the_kept_value():
+    kept = store("etcd-0", (2, "/a", "x"), (3, "/b", "y"))
+    deleted = store("etcd-1", (2, "/a", "x"), (3, "/a", None))
+    assert key_space_hash(kept, 3) != key_space_hash(deleted, 3)
+    assert key_space_hash(kept, 2) == key_space_hash(deleted, 2)
+    [finding] = diverged_stores([kept, deleted])
+    assert finding.text.endswith("first difference at revision 3: etcd-1 has /a = None, etcd-0 has no change to /a")
+
+
+def test_identical_stores_have_not_diverged():
+    changes = [(2, "/a", "1"), (3, "/b", "2"), (4, "/a", None)]
+    assert diverged_stores([store(f"etcd-{i}", *changes) for i in range(3)]) == []
+
+
+def test_another_value_at_the_same_revision_is_a_split_naming_the_first_difference():
+    same = [(2, "/a", "1"), (3, "/b", "2"), (4, "/c", "3")]
+    ahead = store("etcd-0", *same, (5, "/d", "4"))
+    forced = store("etcd-2", (2, "/a", "9"), *same[1:])  # the same cluster ID, its own history
+    stores = [ahead, store("etcd-1", *same), forced]
+    assert diverged_stores(stores) == [
+        Finding(
+            SPLIT,
+            f"etcd-2 and etcd-0 hold different key spaces at revision 4 "
+            f"(hash {key_space_hash(forced, 4)} vs {key_space_hash(ahead, 4)}); "
+            "first difference at revision 2: etcd-2 has /a = '9', etcd-0 has /a = '1'",
+        )
+    ]
+
+
+def test_a_change_only_one_side_has_is_named_as_missing_on_the_other():
+    reference = store("etcd-0", (2, "/a", "1"), (3, "/b", "x"), (4, "/d", "w"))  # the newest: the reference
+    other = store("etcd-1", (2, "/a", "1"), (3, "/c", "z"))
+    [finding] = diverged_stores([other, reference])
+    assert finding.text.endswith("first difference at revision 3: etcd-1 has no change to /b, etcd-0 has /b = 'x'")
+
+
+def test_a_member_merely_behind_is_not_a_split_but_ends_behind():
+    stores = [store("etcd-0", (2, "/a", "1"), (3, "/b", "2")), store("etcd-1", (2, "/a", "1"), (3, "/b", "2"))]
+    stores.append(store("etcd-2", (2, "/a", "1")))
+    h = history(stores=stores)
+    assert diverged_stores(stores) == []
+    assert end_state(h) == [Finding("behind", "etcd-2 ends at revision 2, others at 3")]
+
+
+def test_an_unreadable_store_is_not_compared():
+    assert diverged_stores([store("etcd-0", (2, "/a", "1")), unreadable("etcd-1")]) == []
+    assert len(diverged_stores([store("etcd-0", (2, "/a", "1")), store("etcd-1", (2, "/a", "2"))])) == 1
+
+
+def test_a_member_behind_does_not_hide_a_split_between_the_others():
+    behind = store("etcd-2", (2, "/a", "1"))
+    stores = [store("etcd-0", (2, "/a", "1"), (3, "/b", "x")), store("etcd-1", (2, "/a", "1"), (3, "/b", "y")), behind]
+    assert [f.kind for f in diverged_stores(stores)] == [SPLIT]
+
+
+# --- the end state ------------------------------------------------------------------------------
+
+
+def test_members_that_disagree_on_the_member_list_at_the_end(make_snapshot, make_views):
+    views = make_views()
+    views[2] = replace(views[2], members=(("id0", "etcd-0", False), ("id1", "etcd-1", False), ("id3", "", False)))
+    early = make_views()
+    early[0] = replace(early[0], members=())  # a disagreement before the end does not count
+    h = history(snapshots=[make_snapshot(early, time=START + 1), make_snapshot(views, time=START + 29)])
+    assert end_state(h) == [
+        Finding(
+            "member-lists",
+            "members disagree on the member list: etcd-0 lists etcd-0, etcd-1, etcd-2; "
+            "etcd-1 lists etcd-0, etcd-1, etcd-2; etcd-2 lists etcd-0, etcd-1, id3",
+        )
+    ]
+
+
+def test_a_learner_left_in_the_member_list_is_reported_once(make_snapshot, make_views):
+    members = (("id0", "etcd-0", False), ("id1", "etcd-1", False), ("id2", "etcd-2", False), ("id3", "etcd-3", True))
+    views = [replace(v, members=members) for v in make_views()]
+    h = history(snapshots=[make_snapshot(views, time=START + 29)])
+    assert end_state(h) == [Finding("learner", "etcd-0 still lists learner etcd-3")]
+
+
+def test_members_that_did_not_answer_at_the_end_do_not_disagree(make_snapshot, make_views):
+    views = make_views()
+    views[2] = MemberView("etcd-2", None, error="pod is Pending")
+    assert end_state(history(snapshots=[make_snapshot(views, time=START + 29)])) == []
+
+
+def test_a_clean_history_is_one_cluster(make_snapshot):
+    changes = [(2, "/a", "1"), (3, "/b", "2")]
+    h = history(
+        snapshots=[make_snapshot(time=START + 1), make_snapshot(time=START + 29)],
+        stores=[store(f"etcd-{i}", *changes) for i in range(3)],
+    )
+    assert check_one_cluster(h) == []
