@@ -20,7 +20,7 @@ OUTAGE_GAP = 1.0
 
 @dataclass(frozen=True)
 class Availability:
-    quorum_fraction: float  # of the time from the first fault to the end
+    quorum_fraction: float  # of the time from the first call to the end
     longest_outage_s: float
     recovery_s: float | None  # None: never whole again and stayed so
 
@@ -34,14 +34,13 @@ def disrupted_from(history: History) -> float:
     return min((f.start for f in history.faults if not f.skipped), default=history.started)
 
 
-def outage_gaps(history: History) -> list[tuple[float, float]]:
-    """Every stretch without a commit, from the first fault to the end, longest first.
+def outage_gaps(history: History, start: float | None = None) -> list[tuple[float, float]]:
+    """Every stretch without a commit, from ``start`` (default: the first fault) to the end, longest first.
 
-    Measured between completions, and from the fault's start and to the
-    scenario's end, so a cluster that never commits again shows the whole
-    remaining time.
+    Measured between completions, and from ``start`` and to the scenario's
+    end, so a cluster that never commits again shows the whole remaining time.
     """
-    start = disrupted_from(history)
+    start = disrupted_from(history) if start is None else start
     marks = sorted(op.complete for op in history.operations if proves_quorum(op) and op.complete and op.complete >= start)
     points = [start, *marks, history.ended]
     return sorted(itertools.pairwise(points), key=lambda gap: gap[0] - gap[1])
@@ -70,9 +69,11 @@ def recovery_time(history: History) -> float | None:
 
 
 def availability(history: History) -> Availability:
-    start = disrupted_from(history)
+    """The quorum fraction is over the whole run, from the first call: a window that began at the
+    fault would make a short fault's one-second election look like half the time lost."""
+    start = min((op.invoke for op in history.operations), default=history.started)
     span = history.ended - start
-    down = sum(b - a for a, b in outage_gaps(history) if b - a > OUTAGE_GAP)
+    down = sum(b - a for a, b in outage_gaps(history, start) if b - a > OUTAGE_GAP)
     return Availability(
         quorum_fraction=1.0 if span <= 0 else max(0.0, 1.0 - down / span),
         longest_outage_s=max_write_outage(history),

@@ -61,16 +61,17 @@ def test_without_faults_gaps_run_from_the_start():
 
 def test_a_cluster_that_never_commits_again_is_out_until_the_end():
     h = history(faults=[fault(10, 11)], operations=[committed(9)])
-    assert availability(h).quorum_fraction == 0.0
+    # Over the run from the first call (8.5 s): only its half second was up.
+    assert availability(h).quorum_fraction == pytest.approx(1 - 21 / 21.5)
     assert max_write_outage(h) == pytest.approx(20.0)
 
 
 def test_quorum_fraction_counts_only_gaps_longer_than_the_outage_gap():
     assert OUTAGE_GAP == 1.0
-    # From the fault at 10 s: gaps of 1.0, 0.5, 3.5, 0.5, 13.5 and 1.0 s; only 3.5 + 13.5 s are down.
+    # From the first call at 10.5 s: gaps of 0.5, 0.5, 3.5, 0.5, 13.5 and 1.0 s; only 3.5 + 13.5 s are down.
     ops = [committed(t) for t in (11, 11.5, 15, 15.5, 29)]
     result = availability(history(faults=[fault(10, 12)], operations=ops))
-    assert result.quorum_fraction == pytest.approx(1 - 17 / 20)
+    assert result.quorum_fraction == pytest.approx(1 - 17 / 19.5)
     assert result.longest_outage_s == pytest.approx(13.5)
 
 
@@ -123,6 +124,6 @@ def test_availability_puts_the_three_together(observed):
         operations=[committed(t) for t in (11, 18, 30)],
         snapshots=observed((13, False), (14.5, True), (30, True)),
     )
-    # Down from 11 s to 18 s and from 18 s to the end (30 s after the start); whole from 14.5 s.
-    expected = Availability(quorum_fraction=pytest.approx(1 - 19 / 20), longest_outage_s=12.0, recovery_s=2.5)
+    # From the first call at 10.5 s: down from 11 s to 18 s and from 18 s to the end (30 s); whole from 14.5 s.
+    expected = Availability(quorum_fraction=pytest.approx(1 - 19 / 19.5), longest_outage_s=12.0, recovery_s=2.5)
     assert availability(h) == expected
