@@ -32,7 +32,7 @@ from clusters.events import Event
 from clusters.observe import Snapshot
 from harness import results
 from harness.checkers.availability import outage_gaps
-from harness.checkers.logs import Panic, find_panics
+from harness.checkers.logs import ALARMS, Panic, find_panics
 from harness.history import FaultWindow, History, Operation
 
 # --- data: what a history says, as spans, marks and buckets ------------------------------
@@ -233,7 +233,7 @@ def view_spans(snapshots: Iterable[Snapshot], end: float, max_gap: float = SNAPS
 
 OUTCOMES = ("ok", "fail", "unknown")
 MAX_BUCKETS = 160
-BUCKET_SECONDS = 0.5  # a writer puts every 50 ms: ten calls a bucket keep the columns from looking like a comb
+BUCKET_SECONDS = 0.5  # four clients call every 50 ms each: dozens of calls a bucket, so no comb of columns
 
 
 def bucket_count(duration: float) -> int:
@@ -325,6 +325,24 @@ def group_panics(panics: Iterable[Panic]) -> list[tuple[Panic, int]]:
     return [(found[0], len(found)) for found in groups.values()]
 
 
+def group_alarms(alarms: Iterable[dict[str, Any]]) -> list[tuple[dict[str, Any], int]]:
+    """A record's alarms by (member, label), first run and how many runs: a crash loop repeats its alarm each run."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for alarm in alarms:
+        groups.setdefault((alarm["member"], alarm["label"]), []).append(alarm)
+    return [(found[0], len(found)) for found in groups.values()]
+
+
+def alarm_excerpt(runs: list[str], run: int, label: str, before: int = 3, after: int = 1, width: int = 300) -> str:
+    """The lines around an alarm's first line in one container run, as ``find_alarms`` finds it; "" if absent."""
+    pattern = ALARMS.get(label)
+    lines = runs[run].splitlines() if pattern and 0 <= run < len(runs) else []
+    hit = next((i for i, line in enumerate(lines) if pattern and pattern.search(line)), None)
+    if hit is None:
+        return ""
+    return "\n".join(line[:width] for line in lines[max(0, hit - before) : hit + after + 1])
+
+
 def scenario_dir(report_dir: Path, record: dict[str, Any]) -> Path | None:
     """Where a record's history lives now: under ``report_dir`` by name, so a moved report still renders."""
     if not record.get("report"):
@@ -369,6 +387,34 @@ def _unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
+# The data checks' findings in a record, in the verdict's order: (record key, heading on the page, name in
+# the summary). Each is a list of descriptions; lost writes are counted apart, since only a few are kept.
+DATA_FINDINGS = (
+    ("lost_write_examples", "acknowledged writes lost", "lost writes"),
+    ("not_linearizable", "not linearizable", "not linearizable"),
+    ("linearizability_unknown", "linearizability unknown", "linearizability unknown"),
+    ("one_cluster", "two clusters / one cluster", "one cluster"),
+    ("revision_regressions", "revisions went back", "revisions went back"),
+)
+
+
+def finding_count(record: dict[str, Any], key: str) -> int:
+    """How many findings of one kind a record has; records from before a check simply have none."""
+    if key == "lost_write_examples":
+        return record.get("lost_writes") or 0
+    return len(record.get(key) or [])
+
+
+def _crash_loop(loop: dict[str, Any]) -> str:
+    """Like "etcd-2 (3 crashes: the member has been removed)": the cause is the pod's last panic or alarm."""
+    cause = loop.get("cause")
+    return f"{loop['member']} ({loop['crashes']} crashes" + (f": {cause})" if cause else ")")
+
+
+def _alarm(alarm: dict[str, Any]) -> str:
+    return f"{alarm['member']} ({alarm['label']}): {alarm['line']}"
+
+
 def failure_block(cell: results.Cell, report_dir: Path) -> list[str]:
     """A few lines on one failing or unexpected cell, over all its runs."""
     runs = cell.records
@@ -381,12 +427,18 @@ def failure_block(cell: results.Cell, report_dir: Path) -> list[str]:
     lines = [f"### {cell.strategy} × {cell.fault}: {_STATUS_TEXT[cell.status]}", "", f"- {outcome}; {declared}"]
     items = {
         "panics": _unique(f"{p['member']}: {p['message']}" for r in failed for p in r["panics"]),
-        "crash loops": _unique(f"{c['member']} ({c['crashes']} crashes)" for r in failed for c in r["crash_loops"]),
+        "crash loops": _unique(_crash_loop(c) for r in failed for c in r["crash_loops"]),
+        "alarms": _unique(_alarm(a) for r in failed for a in r.get("alarms", [])),
         "at the end": _unique(p for r in failed for p in r["problems_at_end"]),
         "fault errors": _unique(e for r in failed for e in r["fault_errors"]),
         "hazards": _unique(h for r in failed for h in r.get("hazards_at_end", [])),
     }
     lines += [f"- {name}: {_clip(_md_escape(_some(values)))}" for name, values in items.items() if values]
+    for key, _, name in DATA_FINDINGS:
+        count = sum(finding_count(r, key) for r in failed)
+        first = next((text.splitlines()[0] for r in failed for text in r.get(key) or [] if text.strip()), "")
+        if count:
+            lines.append(f"- {name}: {_clip(_md_escape(f'{count}, e.g. {first}' if first else str(count)))}")
     paths = [d for d in (scenario_dir(report_dir, r) for r in failed or runs) if d]
     if paths:
         shown = ", ".join(f"`{os.path.relpath(d / 'history.json', report_dir)}`" for d in paths[:MAX_ITEMS])
@@ -438,7 +490,7 @@ def _replace(path: Path, text: str) -> None:
 
 _e = html.escape
 WIDTH, LEFT, RIGHT = 960, 110, 950
-ROW_FAULTS, ROW_WRITES, ROW_LEADER, ROW_MEMBER, AXIS = 16, 40, 14, 16, 16
+ROW_FAULTS, ROW_OPERATIONS, ROW_LEADER, ROW_MEMBER, AXIS = 16, 40, 14, 16, 16
 OUTAGE_SHOWN = 1.0
 _MEMBER_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 # One table of colours feeds both the SVG classes and the legend swatches.
@@ -470,7 +522,7 @@ COLOURS = {
 LEGEND = {
     "pod": ["st-pending", "st-running", "st-ready", "st-terminating", "st-exited", "st-back-off", "st-gone"],
     "etcd answered": ["v-member", "v-learner", "v-error"],
-    "writes": ["op-ok", "op-fail", "op-unknown"],
+    "operations": ["op-ok", "op-fail", "op-unknown"],
     "leader": ["l-none", "l-split"],
     "marks": ["m-fault", "m-crash", "m-exit", "m-restart", "m-wipe", "m-prestop", "m-dns", "m-probe"],
 }
@@ -549,16 +601,18 @@ def _columns(
     return "".join(parts)
 
 
-def _writes_row(t: Timeline, scale: _Scale, y: float) -> list[str]:
-    """Acknowledged writes as columns above the line; failed and timed-out calls below, one by one when few."""
-    mid = y + ROW_WRITES / 2
+def _operations_row(t: Timeline, scale: _Scale, y: float) -> list[str]:
+    """Calls that succeeded (puts, compare-and-sets, gets) as columns above the line, failed and timed-out ones
+    below, one by one when few; a dashed box where nothing was committed longest (``longest_write_gap``)."""
+    mid = y + ROW_OPERATIONS / 2
     peak = max((b.ok + b.fail + b.unknown for b in t.buckets), default=0) or 1
-    room = ROW_WRITES / 2 - 1
+    room = ROW_OPERATIONS / 2 - 1
     out = [f'<path d="{_columns(scale, t.buckets, lambda b: b.ok, mid, -room, peak)}" class="op-ok"/>']
     if t.troubled:
         for i, op in enumerate(t.troubled):
             lane = mid + 2 + (i % 3) * 5
-            title = f"{scale.seconds(op.invoke)} {op.kind} {op.key} → {op.outcome}: {op.error or ''}"
+            call = f"{op.client} {op.kind} {op.key} on {op.member or op.endpoint}"
+            title = f"{scale.seconds(op.invoke)} {call} → {op.outcome}: {op.error or ''}"
             out.append(
                 _rect(
                     scale.x(op.invoke),
@@ -576,7 +630,7 @@ def _writes_row(t: Timeline, scale: _Scale, y: float) -> list[str]:
         out.append(f'<path d="{_columns(scale, t.buckets, lambda b: b.unknown, mid, room, peak)}" class="op-unknown"/>')
     out.append(f'<line x1="{LEFT}" x2="{RIGHT}" y1="{_n(mid)}" y2="{_n(mid)}" class="base"/>')
     if t.outage.end - t.outage.start >= OUTAGE_SHOWN:
-        out.append(_span_rect(scale, t.outage, y, ROW_WRITES, "outage"))
+        out.append(_span_rect(scale, t.outage, y, ROW_OPERATIONS, "outage"))
     return out
 
 
@@ -618,19 +672,19 @@ def _axis(scale: _Scale, top: float, bottom: float) -> list[str]:
 
 
 def svg(t: Timeline) -> str:
-    """The timeline: faults, writes, leader, then one row per member; x is seconds since the start."""
+    """The timeline: faults, client operations, leader, then one row per member; x is seconds since the start."""
     scale = _Scale(t.start, t.end)
     top = 2.0
-    y_writes = top + ROW_FAULTS
-    y_leader = y_writes + ROW_WRITES
+    y_operations = top + ROW_FAULTS
+    y_leader = y_operations + ROW_OPERATIONS
     y_members = y_leader + ROW_LEADER + 2
     bottom = y_members + ROW_MEMBER * len(t.members)
     out = [*_axis(scale, top, bottom), *_fault_shading(t, scale, top, bottom)]
-    labels = [("faults", top), ("writes", y_writes + ROW_WRITES / 2 - 6), ("leader", y_leader)]
+    labels = [("faults", top), ("operations", y_operations + ROW_OPERATIONS / 2 - 6), ("leader", y_leader)]
     labels += [(pod, y_members + i * ROW_MEMBER) for i, pod in enumerate(t.members)]
     out += [f'<text x="8" y="{_n(y + 10)}" class="label">{_e(name)}</text>' for name, y in labels]
     out += [_glyph(scale, m, top + 5) for m in t.cluster_marks]
-    out += _writes_row(t, scale, y_writes)
+    out += _operations_row(t, scale, y_operations)
     colours = {pod: _MEMBER_COLOURS[i % len(_MEMBER_COLOURS)] for i, pod in enumerate(t.members)}
     for span in t.leaders:
         fill = colours.get(span.state, "")
@@ -697,9 +751,11 @@ def _legend() -> str:
         items = "".join(f'<span class="sw {c}"></span>{c.split("-", 1)[1]}' for c in classes)
         groups.append(f"<div><b>{group}:</b>{items}</div>")
     note = (
-        "<div>Faults are yellow bands, darker while held; the dashed box is the longest time without an "
-        f"acknowledged write (shown from {OUTAGE_SHOWN:g} s). Leaders and etcd answers are known only while "
-        "snapshots were taken: from the first fault on.</div>"
+        "<div>Faults are yellow bands, darker while held. Operations are all client calls: the ones that "
+        "succeeded above the line, failed and timed-out ones below; the dashed box is the longest time without "
+        "a commit (an acknowledged write or linearizable read) from the first fault on, shown from "
+        f"{OUTAGE_SHOWN:g} s. Leaders and etcd answers are known only while snapshots were taken: from the first "
+        "fault on.</div>"
     )
     return '<div class="legend">' + "".join(groups) + note + "</div>"
 
@@ -755,27 +811,63 @@ def _findings(record: dict[str, Any], history: History | None) -> list[str]:
         for loop in record["crash_loops"]:
             tail = log_tail(history.logs.get(loop["member"], [])) if history else ""
             out.append(
-                f"<p>{_e(loop['member'])}: {loop['crashes']} crashes; its last log lines:</p>"
-                + (f"<pre>{_e(tail)}</pre>" if tail else "")
+                f"<p>{_e(_crash_loop(loop))}" + (f"; its last log lines:</p><pre>{_e(tail)}</pre>" if tail else "</p>")
             )
+    out += _alarms(record.get("alarms") or [], history)
+    for key, title, _ in DATA_FINDINGS:
+        if finding_count(record, key):
+            out.append(_list_section(title, record.get(key) or [], finding_count(record, key)))
     sections = (
         ("not whole at the end", "problems_at_end"),
         ("fault errors", "fault_errors"),
         ("hazards left behind", "hazards_at_end"),
     )
-    for title, key in sections:
-        if record.get(key):
-            out.append(f"<h4>{title}</h4><ul>" + "".join(f"<li>{_e(p)}</li>" for p in record[key]) + "</ul>")
+    out += [_list_section(title, record[key]) for title, key in sections if record.get(key)]
+    return out
+
+
+def _list_section(title: str, items: list[str], count: int | None = None) -> str:
+    """A heading and its items: a list, or one <pre> each when they span lines; ``count`` when more were found."""
+    if any("\n" in item for item in items):
+        body = "".join(f"<pre>{_e(item)}</pre>" for item in items)
+    else:
+        body = "<ul>" + "".join(f"<li>{_e(item)}</li>" for item in items) + "</ul>"
+    shown = f"<p>{count} in all, the first {len(items)} here:</p>" if count and count > len(items) else ""
+    return f"<h4>{_e(title)}{f' ({count})' if count else ''}</h4>{shown}{body}"
+
+
+def _alarms(alarms: list[dict[str, Any]], history: History | None) -> list[str]:
+    """Alarm lines by member and label, with the log around the first when the history was kept."""
+    if not alarms:
+        return []
+    out = ["<h4>log alarms</h4>"]
+    for i, (alarm, runs) in enumerate(group_alarms(alarms)):
+        later = f", and in {runs - 1} later run{'s' if runs > 2 else ''}" if runs > 1 else ""
+        out.append(
+            f"<p>{_e(alarm['label'])}: {_e(alarm['member'])} (container run {alarm['run'] + 1}{later}): "
+            f"{_e(alarm['line'])}</p>"
+        )
+        runs_logged = history.logs.get(alarm["member"], []) if history is not None and i < MAX_ITEMS else []
+        excerpt = alarm_excerpt(runs_logged, alarm["run"], alarm["label"])
+        if excerpt:
+            out.append(f"<pre>{_e(excerpt)}</pre>")
     return out
 
 
 def _facts(record: dict[str, Any]) -> str:
     recovery = "never recovered" if record["recovery_s"] is None else f"recovered after {record['recovery_s']} s"
-    return (
-        f'<p class="facts">declared: {record["expected"]} · longest write outage {record["max_write_outage_s"]} s'
-        f" · {recovery} · took {record['duration_s']} s · seed {record['seed']}"
-        f" · {_e(record['backend'])} etcd {_e(record['etcd_version'])}</p>"
-    )
+    facts = [f"declared: {record['expected']}", f"longest time without a commit {record['max_write_outage_s']} s"]
+    if record.get("quorum_fraction") is not None:
+        facts.append(f"quorum {record['quorum_fraction']:.1%} of the time")
+    facts.append(recovery)
+    if record.get("operations") is not None:
+        facts.append(f"{record['operations']} operations")
+    facts += [
+        f"took {record['duration_s']} s",
+        f"seed {record['seed']}",
+        f"{record['backend']} etcd {record['etcd_version']}",
+    ]
+    return f'<p class="facts">{_e(" · ".join(str(f) for f in facts))}</p>'
 
 
 def _steps(record: dict[str, Any]) -> str:

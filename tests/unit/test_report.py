@@ -1,8 +1,10 @@
+import html
 import json
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
@@ -10,7 +12,7 @@ from clusters.events import Event
 from clusters.observe import MemberView, Snapshot
 from harness import report, results
 from harness.checkers.availability import max_write_outage
-from harness.checkers.logs import find_panics
+from harness.checkers.logs import find_alarms, find_panics
 from harness.history import FaultWindow, History, Operation
 from harness.report import Bucket, Mark, Span
 
@@ -223,6 +225,33 @@ def test_group_panics_counts_repeats_per_member_and_message():
     ]
 
 
+REMOVED = '{"level":"warn","msg":"server error","error":"the member has been permanently removed from the cluster"}'
+
+
+def test_alarm_excerpt_is_the_log_around_the_line_find_alarms_found():
+    runs = ["quiet run\n", f"one\ntwo\nthree\nfour\n{REMOVED}\nafter\nlater\n{REMOVED}"]
+    (alarm,) = find_alarms({"etcd-1": runs})
+    assert report.alarm_excerpt(runs, alarm.run, alarm.label) == f"two\nthree\nfour\n{REMOVED}\nafter"
+    assert report.alarm_excerpt(runs, alarm.run, alarm.label, before=0, after=0, width=12) == REMOVED[:12]
+    assert report.alarm_excerpt(runs, 0, alarm.label) == ""  # not in that run
+    assert report.alarm_excerpt(runs, 5, alarm.label) == ""  # a run the history does not have
+    assert report.alarm_excerpt(runs, 1, "no-such-label") == ""
+
+
+def test_group_alarms_keeps_the_first_run_of_each_member_and_label():
+    alarms = [
+        {"member": "etcd-0", "run": 0, "label": "removed-member", "line": "peer became inactive"},
+        {"member": "etcd-0", "run": 1, "label": "removed-member", "line": "server error"},
+        {"member": "etcd-0", "run": 1, "label": "data-dir-broken", "line": "no snapshot"},
+        {"member": "etcd-1", "run": 2, "label": "removed-member", "line": "server error"},
+    ]
+    assert [(a["member"], a["label"], a["line"], n) for a, n in report.group_alarms(alarms)] == [
+        ("etcd-0", "removed-member", "peer became inactive", 2),
+        ("etcd-0", "data-dir-broken", "no snapshot", 1),
+        ("etcd-1", "removed-member", "server error", 1),
+    ]
+
+
 # --- rendering ----------------------------------------------------------------------------------
 
 EVIL = "<script>alert('x')</script>"
@@ -258,7 +287,7 @@ def test_svg_is_well_formed_xml_and_escapes_everything_from_the_history():
     titles = [el.text or "" for el in root.iter("title")]
     assert any(EVIL in t for t in titles)  # the fault error survives, as text
     labels = [el.text for el in root.iter("text")]
-    assert {"faults", "writes", "leader", "etcd-0", "etcd-1", "etcd-2"} <= set(labels)
+    assert {"faults", "operations", "leader", "etcd-0", "etcd-1", "etcd-2"} <= set(labels)
 
 
 def test_svg_of_ten_thousand_operations_stays_small():
@@ -442,3 +471,156 @@ def test_cli_rerenders_both_files_from_disk(report_dir, capsys):
     )
     assert header.endswith("| scale |")
     assert sorted(p.name for p in report_dir.iterdir()) == ["index.html", "results.json", "scenarios", "summary.md"]
+
+
+# --- the data checks' findings, on the page and in the summary -----------------------------------------
+
+NOT_LINEARIZABLE = (
+    f"key /k/0: not linearizable: get by client-1 read {EVIL}, but 'b' was acknowledged before\n"
+    "  at 7.9 s the key held 'b', as far as acknowledged writes tell\n"
+    "  client-0 put 'b', ok, 7.8–7.9 s on http://10.0.0.1:2379\n"
+    f"  client-1 get -> {EVIL}, ok, 8.0–8.1 s on http://10.0.0.2:2379   <- cannot be linearized"
+)
+# Each finding: the record fields that carry it, what must be on the page (escaped), the summary's line.
+FINDINGS = {
+    "lost writes": (
+        {"lost_writes": 1749, "lost_write_examples": [f"/k/1: client-3 put {EVIL} is lost", "/k/2: client-0 put"]},
+        [
+            "<h4>acknowledged writes lost (1749)</h4><p>1749 in all, the first 2 here:</p>",
+            f"<li>/k/1: client-3 put {html.escape(EVIL)} is lost</li><li>/k/2: client-0 put</li>",
+        ],
+        "- lost writes: 1749, e.g. /k/1: client-3 put &lt;script&gt;",
+    ),
+    "not linearizable": (
+        {"not_linearizable": [NOT_LINEARIZABLE]},
+        ["<h4>not linearizable (1)</h4>", f"<pre>{html.escape(NOT_LINEARIZABLE)}</pre>"],
+        (  # the first line only
+            "- not linearizable: 1, e.g. key /k/0: not linearizable: get by client-1 read &lt;script&gt;alert('x')"
+            "&lt;/script&gt;, but 'b' was acknowledged before\n"
+        ),
+    ),
+    "linearizability unknown": (
+        {"linearizability_unknown": [f"key /k/3: unknown (search gave up {EVIL}; 900 operations)"]},
+        ["<h4>linearizability unknown (1)</h4>", f"<li>key /k/3: unknown (search gave up {html.escape(EVIL)}"],
+        "- linearizability unknown: 1, e.g. key /k/3: unknown (search gave up &lt;script&gt;",
+    ),
+    "one cluster": (
+        {"one_cluster": [f"split-brain: etcd-0 and etcd-1 hold {EVIL}", "behind: etcd-0 ends at revision 5"]},
+        [
+            "<h4>two clusters / one cluster (2)</h4>",
+            f"<li>split-brain: etcd-0 and etcd-1 hold {html.escape(EVIL)}</li>",
+            "<li>behind: etcd-0 ends at revision 5</li>",
+        ],
+        "- one cluster: 2, e.g. split-brain: etcd-0 and etcd-1 hold &lt;script&gt;",
+    ),
+    "revisions went back": (
+        {"revision_regressions": [f"client-0 saw revision 3 after 5: {EVIL}"]},
+        ["<h4>revisions went back (1)</h4>", f"<li>client-0 saw revision 3 after 5: {html.escape(EVIL)}</li>"],
+        "- revisions went back: 1, e.g. client-0 saw revision 3 after 5: &lt;script&gt;",
+    ),
+    "log alarms": (
+        {
+            "alarms": [
+                {"member": "etcd-1", "run": 0, "label": "removed-member", "line": f"removed {EVIL}"},
+                {"member": "etcd-1", "run": 1, "label": "removed-member", "line": f"removed {EVIL}"},
+                {"member": "etcd-1", "run": 2, "label": "removed-member", "line": f"removed {EVIL}"},
+            ]
+        },
+        [
+            "<h4>log alarms</h4>",
+            f"<p>removed-member: etcd-1 (container run 1, and in 2 later runs): removed {html.escape(EVIL)}</p>",
+        ],
+        "- alarms: etcd-1 (removed-member): removed &lt;script&gt;alert('x')&lt;/script&gt;\n",  # said once
+    ),
+    "crash-loop cause": (
+        {"crash_loops": [{"member": "etcd-2", "crashes": 3, "cause": f"removed {EVIL}"}]},
+        ["<h4>crash loops</h4>", f"<p>etcd-2 (3 crashes: removed {html.escape(EVIL)})</p>"],
+        "- crash loops: etcd-2 (3 crashes: removed &lt;script&gt;",
+    ),
+}
+
+
+def rendered(fields):
+    """One failing record with ``fields``: its page section (no history kept) and its summary block."""
+    rec = record("s", "f", "fail", reasons=["not-recovered"], **fields)
+    page = report.scenario_section(rec, None, "a", "s × f", "")
+    block = "\n".join(report.failure_block(results.Cell("s", "f", (rec,)), Path("/nowhere")))
+    return page, block + "\n"
+
+
+@pytest.mark.parametrize("name", FINDINGS)
+def test_each_finding_is_shown_escaped_on_the_page_and_in_the_summary(name):
+    fields, fragments, line = FINDINGS[name]
+    page, block = rendered(fields)
+    for fragment in fragments:
+        assert fragment in page
+    assert line in block
+    assert EVIL not in page and EVIL not in block
+    parser = TagBalance()
+    parser.feed(page)
+    assert parser.stack == [] and parser.scripts == 0
+
+
+@pytest.mark.parametrize("name", FINDINGS)
+def test_a_record_without_a_finding_shows_no_section_for_it(name):
+    _, fragments, line = FINDINGS[name]
+    heading = fragments[0].split("</h4>")[0].split(" (")[0]
+    summary_name = line.split(":")[0]
+    page, block = rendered({"lost_writes": 0, "lost_write_examples": [], "alarms": [], "one_cluster": []})
+    assert heading not in page
+    assert summary_name + ":" not in block
+
+
+def test_the_summary_line_of_a_finding_is_clipped_and_counts_over_the_failed_runs():
+    long = {"lost_writes": 7, "lost_write_examples": ["x" * 2000]}
+    runs = (
+        record("s", "f", "fail", reasons=["lost-writes"], **long),
+        record("s", "f", "fail", reasons=["lost-writes"], lost_writes=3, lost_write_examples=["y"]),
+        record("s", "f", "pass", lost_writes=100, lost_write_examples=["z"]),  # a passing run is not a failure
+    )
+    block = report.failure_block(results.Cell("s", "f", runs), Path("/nowhere"))
+    (line,) = [line for line in block if line.startswith("- lost writes:")]
+    assert line.startswith("- lost writes: 10, e.g. xxx") and line.endswith("…")
+    assert len(line) <= report.LINE_CHARS + 20
+
+
+def test_alarms_show_the_log_around_them_when_the_history_is_kept():
+    runs = ["started", "\n".join(["boot", "peers", f"dial {EVIL}", REMOVED, "exiting", "gone for good"])]
+    h = history(logs={"etcd-1": runs})
+    (alarm,) = find_alarms(h.logs)
+    rec = record(alarms=[{"member": alarm.pod, "run": alarm.run, "label": alarm.label, "line": alarm.line}])
+    page = report.scenario_section(rec, h, "a", "t", "")
+    excerpt = "\n".join(["boot", "peers", f"dial {EVIL}", REMOVED, "exiting"])
+    assert "(container run 2): server error: the member has been permanently removed" in page
+    assert f"<pre>{html.escape(excerpt)}</pre>" in page
+    assert "gone for good" not in page and EVIL not in page
+    assert "<pre>" not in report.scenario_section(rec, None, "a", "t", "")  # no history, no excerpt
+
+
+def test_facts_show_quorum_as_a_percentage_and_the_operations_only_when_recorded():
+    page = report.scenario_section(record(quorum_fraction=0.9766, operations=5165, backend=EVIL), None, "a", "t", "")
+    facts = re.search(r'<p class="facts">(.*?)</p>', page).group(1)
+    assert "quorum 97.7% of the time · " in facts and "5165 operations" in facts
+    assert "longest time without a commit 0.1 s" in facts and "&lt;script&gt;" in facts and EVIL not in facts
+    old = re.search(r'<p class="facts">(.*?)</p>', report.scenario_section(record(), None, "a", "t", "")).group(1)
+    assert "quorum" not in old and "operations" not in old
+
+
+def test_a_page_with_every_finding_is_well_formed(tmp_path):
+    fields = {}
+    for extra, _, _ in FINDINGS.values():
+        fields.update(extra)
+    page = report.html_page([record("s", "f", "fail", reasons=["lost-writes"], **fields)], tmp_path)
+    parser = TagBalance()
+    parser.feed(page)
+    parser.close()
+    assert parser.stack == [] and parser.scripts == 0 and EVIL not in page
+    assert [h for h in re.findall(r"<h4>([^<(]+)", page)] == [
+        "crash loops",
+        "log alarms",
+        "acknowledged writes lost ",
+        "not linearizable ",
+        "linearizability unknown ",
+        "two clusters / one cluster ",
+        "revisions went back ",
+    ]
