@@ -50,7 +50,7 @@ class WorkloadSpec:
 
 
 class Client:
-    """One client: pinned to a pod (``pin``) or failing over between all endpoints."""
+    """One client calling its targets one at a time: one pod (pinned) or all of them in turn after an error."""
 
     def __init__(
         self,
