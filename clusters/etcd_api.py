@@ -105,9 +105,8 @@ def put(endpoint: str, key: str, value: str, timeout: float = 1.0) -> int:
 
 
 def get(endpoint: str, key: str, timeout: float = 1.0) -> str | None:
-    raw = call(endpoint, "/v3/kv/range", {"key": _b64(key)}, timeout=timeout)
-    kvs = raw.get("kvs") or []
-    return base64.b64decode(kvs[0].get("value", "")).decode() if kvs else None
+    """The key's value through raft (None: absent)."""
+    return read(endpoint, key, timeout=timeout).value
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from clusters.observe import Store
 from harness.checkers.linearizability import format_operation
 from harness.history import History, Operation
 
@@ -39,10 +38,6 @@ def acknowledged_writes(history: History) -> list[Operation]:
         for op in history.operations
         if op.outcome == "ok" and op.revision and (op.kind == "put" or (op.kind == "cas" and op.succeeded))
     ]
-
-
-def _at(store: Store, revision: int) -> dict[str, str | None]:
-    return {c.key: c.value for c in store.changes if c.revision == revision}
 
 
 def find_lost_writes(history: History) -> list[LostWrite]:
