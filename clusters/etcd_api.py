@@ -4,48 +4,143 @@ The gateway is part of etcd's v3 API on 3.4 and 3.5 alike, needs no generated
 protobuf code and gives each call an exact timeout, which a chaos harness needs
 more than throughput: a call that hangs during a partition must come back as
 "unknown" on time. Every call goes to one member; callers choose which.
+
+What a failed call means decides the verdict, so errors come in two kinds
+(Jepsen's ``:fail`` and ``:info``, etcd robustness' failed and unknown
+requests):
+
+- ``NotApplied``: the call provably had no effect. Either nothing was sent
+  (the connection was refused, the name did not resolve, the TCP handshake
+  did not complete), or etcd answered with an error it returns before it
+  proposes anything to raft (``NOT_APPLIED_CODES`` and
+  ``NOT_APPLIED_MESSAGES`` below, with where etcd raises them).
+- ``MaybeApplied``: the request may have reached etcd and been committed: a
+  time-out after sending, a reset or a connection closed without an answer,
+  an unreadable answer, and every other error etcd returns, in particular
+  gRPC Unavailable (HTTP 503: "error reading from server: EOF" when the
+  member behind the gateway died mid-call, "leader changed"), DeadlineExceeded
+  ("request timed out") and Unknown/Internal.
+
+When in doubt the call is ``MaybeApplied``: a checker treats that as "may or
+may not have happened", which can never make a correct cluster look wrong.
 """
 
 from __future__ import annotations
 
 import base64
+import http.client
 import json
+import re
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class EtcdError(Exception):
-    """The member answered with an error, or could not be reached."""
+    """The call got no answer it could use; a subclass says whether it may have taken effect."""
 
 
-class EtcdTimeout(EtcdError):
-    """No answer in time: the operation may or may not have taken effect."""
+class NotApplied(EtcdError):
+    """The call provably had no effect: not sent, or refused by etcd before it proposed anything."""
+
+
+class MaybeApplied(EtcdError):
+    """The call may or may not have taken effect (time-out, reset, EOF, Unavailable ...)."""
+
+
+NOT_APPLIED_CODES = {
+    3: "InvalidArgument",  # request validation (empty key, duplicate key in a txn, request too large, ...)
+    5: "NotFound",  # lease or member not found, checked before proposing
+    7: "PermissionDenied",  # auth, checked before proposing
+    8: "ResourceExhausted",  # "too many requests" (apply lags commit) and NOSPACE quota: both before propose
+    9: "FailedPrecondition",
+    11: "OutOfRange",  # compacted or future revision: reads only
+    12: "Unimplemented",
+    16: "Unauthenticated",
+}
+"""gRPC codes etcd answers only before a request reaches raft (etcd api/v3rpc/rpctypes/error.go)."""
+
+NOT_APPLIED_MESSAGES = (
+    # Unavailable, but raised by the unary interceptor before the handler runs
+    # (etcdserver/api/v3rpc/interceptor.go): a learner serves no KV writes or
+    # linearizable reads, and a member still starting serves no v3 RPC at all.
+    "etcdserver: rpc not supported for learner",
+    "etcdserver: not capable",
+)
+"""Messages of otherwise indeterminate codes that etcd raises before proposing."""
 
 
 def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def call(endpoint: str, path: str, body: dict[str, Any] | None = None, timeout: float = 1.0) -> dict[str, Any]:
-    """POST ``body`` to ``endpoint + path`` and return the decoded answer."""
-    data = json.dumps(body or {}).encode()
-    request = urllib.request.Request(endpoint + path, data=data, headers={"Content-Type": "application/json"})
+def classify(status: int, payload: bytes, where: str) -> EtcdError:
+    """The error an HTTP answer other than 200 stands for, by the gRPC status the gateway carries."""
+    detail = payload.decode(errors="replace")[:300]
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as err:
-        detail = err.read().decode(errors="replace")[:300]
-        raise EtcdError(f"{endpoint}{path}: HTTP {err.code} {detail}") from None
-    except TimeoutError:
-        raise EtcdTimeout(f"{endpoint}{path}: no answer in {timeout}s") from None
-    except (urllib.error.URLError, OSError) as err:
-        reason = getattr(err, "reason", err)
-        if isinstance(reason, TimeoutError) or "timed out" in str(reason):
-            raise EtcdTimeout(f"{endpoint}{path}: no answer in {timeout}s") from None
-        raise EtcdError(f"{endpoint}{path}: {reason}") from None
+        answer = json.loads(payload)
+        code, message = int(answer.get("code")), str(answer.get("message") or answer.get("error") or "")
+    except (ValueError, TypeError, AttributeError):
+        return MaybeApplied(f"{where}: HTTP {status} {detail}")  # no gRPC status: nothing tells it was refused
+    if code in NOT_APPLIED_CODES or any(m in message for m in NOT_APPLIED_MESSAGES):
+        return NotApplied(f"{where}: HTTP {status} {detail}")
+    return MaybeApplied(f"{where}: HTTP {status} {detail}")
+
+
+_HTTP_ERROR = re.compile(r": HTTP (\d{3}) (.*)$", re.DOTALL)
+_NOT_SENT = ("(nothing sent)", "Connection refused", "Name or service not known", "Temporary failure in name resolution")
+
+
+def applied_maybe(error: str) -> bool:
+    """Whether the call that failed with message ``error`` may have taken effect, by the rule above.
+
+    For histories recorded before the rule: their failed calls kept the
+    message, so they can be judged again by what it says. Only a refused
+    connection or an error etcd raises before proposing counts as not applied.
+    """
+    answer = _HTTP_ERROR.search(error)
+    if answer:
+        return isinstance(classify(int(answer.group(1)), answer.group(2).encode(), ""), MaybeApplied)
+    return not any(marker in error for marker in _NOT_SENT)
+
+
+def call(endpoint: str, path: str, body: dict[str, Any] | None = None, timeout: float = 1.0) -> dict[str, Any]:
+    """POST ``body`` to ``endpoint + path`` and return the decoded answer.
+
+    Connecting is a separate step so that a failure there, before a byte of
+    the request left, is told apart from one after it.
+    """
+    where = endpoint + path
+    url = urlsplit(endpoint)
+    deadline = time.monotonic() + timeout
+    connection = http.client.HTTPConnection(url.hostname or "", url.port or 80, timeout=timeout)
+    try:
+        try:
+            connection.connect()
+        except TimeoutError:
+            raise NotApplied(f"{where}: not connected in {timeout}s (nothing sent)") from None
+        except OSError as err:  # refused, unreachable, name not resolved (socket.gaierror)
+            raise NotApplied(f"{where}: {err} (nothing sent)") from None
+        try:
+            connection.sock.settimeout(max(0.001, deadline - time.monotonic()))
+            connection.request("POST", path, json.dumps(body or {}).encode(), {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            payload = response.read()
+        except TimeoutError:
+            raise MaybeApplied(f"{where}: no answer in {timeout}s") from None
+        except (OSError, http.client.HTTPException) as err:  # reset, closed without an answer, cut short
+            raise MaybeApplied(f"{where}: {type(err).__name__}: {err} (sent, no answer)") from None
+    finally:
+        connection.close()
+    if response.status != 200:
+        raise classify(response.status, payload, where)
+    try:
+        return json.loads(payload or b"{}")
+    except ValueError:
+        raise MaybeApplied(f"{where}: unreadable answer {payload[:100]!r}") from None
 
 
 @dataclass(frozen=True)
@@ -181,7 +276,7 @@ def key_history(endpoint: str, timeout: float = 10.0) -> KeyHistory:
             target = int(header.get("revision", 0))
             while (not changes or changes[-1].revision < target) and target > 1:
                 if time.monotonic() > deadline:
-                    raise EtcdTimeout(f"{endpoint}/v3/watch: history up to revision {target} not read in {timeout}s")
+                    raise EtcdError(f"{endpoint}/v3/watch: history up to revision {target} not read in {timeout}s")
                 line = stream.readline()
                 if not line:
                     raise EtcdError(f"{endpoint}/v3/watch: the stream ended before revision {target}")

@@ -1,7 +1,9 @@
 """What a cluster backend saw happen to its pods, in time order.
 
 Backends append; the harness copies the list into the scenario history, where
-checkers read it (crash loops are container exits nobody asked for).
+checkers read it (crash loops are container exits nobody asked for). Times
+are on the monotonic clock, like every time the harness records; the
+history makes them relative to the scenario's start.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ class EventLog:
         self._lock = threading.Lock()
 
     def record(self, kind: str, pod: str | None = None, **detail: Any) -> Event:
-        event = Event(time.time(), kind, pod, detail)
+        event = Event(time.monotonic(), kind, pod, detail)
         with self._lock:
             self._events.append(event)
         return event

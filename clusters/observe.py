@@ -142,7 +142,7 @@ def snapshot(cluster: Cluster, timeout: float = 0.5) -> Snapshot:
     """Ask every pod at once; a slow member costs ``timeout``, not a sum of them."""
     pods = cluster.pods()
     views = tuple(_pool.map(lambda p: view(p, timeout), pods))
-    return Snapshot(time.time(), cluster.replicas, views)
+    return Snapshot(time.monotonic(), cluster.replicas, views)
 
 
 @dataclass(frozen=True)

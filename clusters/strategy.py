@@ -46,29 +46,49 @@ class Strategy:
 
 
 def load_strategy(directory: Path) -> Strategy:
+    """Read a strategy directory; every mistake in strategy.yaml is one line naming the file and the key.
+
+    The types are checked here, because YAML reads ``sometimes: 'false'`` as a
+    true-looking string and a misspelled key would otherwise never match.
+    What the declarations name (faults, reason words) is the harness's
+    vocabulary and is checked by ``harness.declarations``.
+    """
     meta_path = directory / "strategy.yaml"
     if not meta_path.is_file():
         raise ManifestError(f"{directory}: no strategy.yaml (a strategy directory needs one; see README)")
     try:
         meta = yaml.safe_load(meta_path.read_text()) or {}
     except yaml.YAMLError as err:
-        raise ManifestError(f"{meta_path}: not valid YAML ({err})") from None
+        raise ManifestError(f"{meta_path}: not valid YAML ({' '.join(str(err).split())})") from None
     if not isinstance(meta, dict):
         raise ManifestError(f"{meta_path}: must be a mapping with name, description, known_failures")
     for key in ("name", "description"):
-        if not meta.get(key):
-            raise ManifestError(f"{meta_path}: field {key} is required")
+        if not meta.get(key) or not isinstance(meta[key], str):
+            raise ManifestError(f"{meta_path}: {key} is required, as text")
     unknown = set(meta) - {"name", "description", "known_failures"}
     if unknown:
-        raise ManifestError(f"{meta_path}: unknown fields {sorted(unknown)}")
-    failures = {}
-    for fault, entry in (meta.get("known_failures") or {}).items():
-        if not isinstance(entry, dict) or not entry.get("reason"):
-            raise ManifestError(f"{meta_path}: known_failures.{fault} needs a reason")
-        failures[fault] = KnownFailure(
-            entry["reason"], str(entry.get("why", "")).strip(), bool(entry.get("sometimes", False))
-        )
+        raise ManifestError(f"{meta_path}: unknown fields {sorted(unknown)}; allowed: name, description, known_failures")
+    declared = meta.get("known_failures") or {}
+    if not isinstance(declared, dict):
+        raise ManifestError(f"{meta_path}: known_failures must be a mapping of fault -> {{reason, why, sometimes}}")
+    failures = {str(fault): _known_failure(meta_path, str(fault), entry) for fault, entry in declared.items()}
     return Strategy(meta["name"], " ".join(meta["description"].split()), directory, load(directory), failures)
+
+
+def _known_failure(meta_path: Path, fault: str, entry: object) -> KnownFailure:
+    where = f"{meta_path}: known_failures.{fault}"
+    if not isinstance(entry, dict):
+        raise ManifestError(f"{where} must be a mapping with reason, why and optionally sometimes")
+    unknown = set(entry) - {"reason", "why", "sometimes"}
+    if unknown:
+        raise ManifestError(f"{where}: unknown fields {sorted(unknown)}; allowed: reason, why, sometimes")
+    for key in ("reason", "why"):
+        if not isinstance(entry.get(key), str) or not entry[key].strip():
+            raise ManifestError(f"{where}.{key} is required, as text")
+    sometimes = entry.get("sometimes", False)
+    if not isinstance(sometimes, bool):
+        raise ManifestError(f"{where}.sometimes must be true or false, not {sometimes!r}")
+    return KnownFailure(entry["reason"].strip(), " ".join(entry["why"].split()), sometimes)
 
 
 def discover(extra_paths: list[Path] | None = None) -> dict[str, Strategy]:

@@ -2,19 +2,35 @@
 
 Everything a checker needs is in here and nothing else, so a kept history can
 be re-checked later without a cluster (``python -m harness.recheck DIR``).
+
+Every time in a history is seconds since the scenario started, measured on
+the monotonic clock: a wall clock that an NTP step moves mid-run could make
+a read look older than the write it saw, or hide a real violation. The wall
+time of the start is kept in the metadata only, for people. Histories written
+before this (wall-clock times, ``meta["started"]`` an epoch) are converted
+when they load, so they re-check the same.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import gzip
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from clusters import etcd_api
 from clusters.events import Event
 from clusters.observe import Snapshot, Store
 
 Outcome = Literal["ok", "fail", "unknown"]
+
+CLOCK = "monotonic, seconds since the scenario started"
+"""``meta["clock"]`` of a history whose times are relative to its start (all written since it was recorded)."""
+
+OUTCOMES = "fail only when provably not applied"
+"""``meta["outcomes"]`` of a history whose failed calls follow ``clusters.etcd_api``'s rule."""
 
 
 @dataclass
@@ -24,7 +40,10 @@ class Operation:
     ``member`` is the pod called and ``endpoint`` its address at the time
     (pod IPs move when pods are rebuilt).
 
-    ``unknown`` means the call timed out: it may or may not have taken effect.
+    ``fail`` means the call provably had no effect (never sent, or refused by
+    etcd before it proposed anything); ``unknown`` that it may or may not have
+    taken effect (a time-out, a reset, EOF, Unavailable): see
+    ``clusters.etcd_api`` for the rule.
     Kinds: ``put`` writes ``value``; ``get`` reads, and ``value`` is what it
     read once ok (None: the key was absent), through raft unless
     ``serializable`` (then served by one member alone, possibly stale); ``cas``
@@ -76,6 +95,36 @@ class History:
     logs: dict[str, list[str]] = field(default_factory=dict)
     stores: list[Store] = field(default_factory=list)  # each member's key space at the end
 
+    def shift(self, by: float) -> None:
+        """Move every recorded time by ``by`` seconds (the metadata's times are the caller's)."""
+        for op in self.operations:
+            op.invoke += by
+            if op.complete is not None:
+                op.complete += by
+        for window in self.faults:
+            window.start += by
+            window.end += by
+            if window.injected is not None:
+                window.injected += by
+        self.events = [dataclasses.replace(e, time=e.time + by) for e in self.events]
+        self.snapshots = [dataclasses.replace(s, time=s.time + by) for s in self.snapshots]
+
+    def reclassify(self) -> list[str]:
+        """Mark ``unknown`` every failed call whose message says it may have taken effect; one line for each.
+
+        Older runs recorded some such calls (a 503 "error reading from server:
+        EOF" from a member that died mid-call) as failed; a checker then took
+        them as never applied and cried wolf when their value showed up.
+        """
+        moved = [op for op in self.operations if op.outcome == "fail" and etcd_api.applied_maybe(op.error or "")]
+        for op in moved:
+            op.outcome = "unknown"
+        return [
+            f"{op.client} {op.kind} {op.key} {op.value!r} at {op.invoke:.3f} s on {op.member or op.endpoint}: "
+            f"fail -> unknown ({op.error})"
+            for op in moved
+        ]
+
     @property
     def started(self) -> float:
         return float(self.meta["started"])
@@ -115,8 +164,10 @@ class History:
 
     @classmethod
     def load(cls, path: Path) -> History:
-        raw = json.loads(path.read_text())
-        return cls(
+        """Read a saved history (``history.json`` or its gzipped copy); older wall-clock ones are made relative."""
+        text = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
+        raw = json.loads(text)
+        history = cls(
             meta=raw["meta"],
             operations=[Operation(**op) for op in raw["operations"]],
             events=[Event.from_json(e) for e in raw["events"]],
@@ -125,3 +176,15 @@ class History:
             logs=raw.get("logs", {}),
             stores=[Store.from_json(s) for s in raw.get("stores", [])],
         )
+        if "clock" not in history.meta:
+            began = float(history.meta["started"])
+            history.shift(-began)
+            history.meta.update(
+                clock=CLOCK + " (converted from wall-clock times)",
+                wall_started=began,
+                started=0.0,
+                ended=float(history.meta["ended"]) - began,
+            )
+        if "outcomes" not in history.meta:
+            history.meta.update(outcomes=OUTCOMES + " (re-judged from the recorded errors)", reclassified=history.reclassify())
+        return history

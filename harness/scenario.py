@@ -6,6 +6,7 @@ the saved history, exactly as a later re-check would compute it.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from clusters.base import Cluster, Unsupported
 from clusters.strategy import KnownFailure
 from faults import Context, Fault, FaultError, Schedule
 from harness import verdict as judging
-from harness.history import FaultWindow, History
+from harness.history import CLOCK, OUTCOMES, FaultWindow, History
 from harness.workload import Workload, WorkloadSpec
 
 
@@ -90,17 +91,17 @@ def _wait_recovered(cluster: Cluster, history: History, timeout: float, stable: 
 
 def _run_fault(cluster: Cluster, fault: Fault, rng: random.Random, history: History) -> FaultWindow:
     """Inject, hold, heal; heal runs even when inject failed halfway (uncordon, SIGCONT, restore)."""
-    start = time.time()
+    start = time.monotonic()
     skipped = fault.unavailable(cluster)
     if skipped:
         cluster.events.record("fault-skipped", None, fault=fault.id, reason=skipped)
         return FaultWindow(fault.id, [], start, start, skipped=skipped)
     ctx = Context(rng, observe.snapshot(cluster), cluster.events)
     history.snapshots.append(ctx.snapshot)
-    window = FaultWindow(fault.id, [], time.time(), 0.0)
+    window = FaultWindow(fault.id, [], time.monotonic(), 0.0)
     try:
         window.targets = fault.inject(cluster, ctx)
-        window.injected = time.time()
+        window.injected = time.monotonic()
         time.sleep(fault.hold)
     except (FaultError, Unsupported) as err:
         window.error = f"inject: {err}"
@@ -109,7 +110,7 @@ def _run_fault(cluster: Cluster, fault: Fault, rng: random.Random, history: Hist
             fault.heal(cluster, ctx)
         except (FaultError, Unsupported) as err:
             window.error = (window.error + "; " if window.error else "") + f"heal: {err}"
-        window.end = time.time()
+        window.end = time.monotonic()
     return window
 
 
@@ -119,6 +120,7 @@ def run(
     *,
     seed: int,
     timing: Timing,
+    workload_spec: WorkloadSpec = WorkloadSpec(),
     report_dir: Path | None = None,
 ) -> ScenarioResult:
     """Run ``schedule`` against a started cluster and judge what happened.
@@ -127,7 +129,7 @@ def run(
     again; steps after one it did not recover from are recorded as skipped,
     so a broken cluster is not disrupted further for nothing.
     """
-    began = time.time()
+    began = time.monotonic()
     strategy = cluster.strategy
     known = strategy.expected(*schedule.declared_keys)
     history = History(
@@ -140,18 +142,21 @@ def run(
             "etcd_version": cluster.etcd_version,
             "seed": seed,
             "outage_budget": timing.outage_budget,
-            "started": began,
+            "workload": dataclasses.asdict(workload_spec),
+            "clock": CLOCK,
+            "outcomes": OUTCOMES,
+            "wall_started": time.time(),
         }
     )
     observe.wait_healthy(cluster, timing.start_timeout)
-    workload = Workload(cluster, WorkloadSpec(), seed)
+    workload = Workload(cluster, workload_spec, seed)
     workload.start()
     rng = random.Random(seed)
     try:
         time.sleep(timing.warmup)
         for i, fault in enumerate(schedule.faults()):
             if i and not _wait_recovered(cluster, history, timing.recovery_timeout, timing.settle):
-                now = time.time()
+                now = time.monotonic()
                 reason = "the cluster had not recovered from the step before"
                 history.faults.append(FaultWindow(fault.id, [], now, now, skipped=reason))
                 continue
@@ -163,7 +168,8 @@ def run(
     history.stores = observe.stores(cluster)
     history.events = cluster.events.since(began)
     history.logs = cluster.logs()
-    history.meta["ended"] = time.time()
+    history.shift(-began)
+    history.meta.update(started=0.0, ended=time.monotonic() - began)
     verdict = judging.judge(history, timing.outage_budget)
     if report_dir is not None:
         history.save(report_dir)
@@ -177,7 +183,7 @@ def run(
         seed=seed,
         known=known,
         verdict=verdict,
-        duration_s=time.time() - began,
+        duration_s=history.ended,
         windows=history.faults,
         report_dir=report_dir,
         history=history,

@@ -6,7 +6,8 @@ member, as a client behind a per-pod Service or a sidecar would be. They put
 unique values, read linearizably and serializably, and compare-and-set over a
 small key set, so that the same keys see concurrent writers and readers: what
 a linearizability checker needs to find a stale read or a lost write. Every
-call is recorded with invoke and complete times and its outcome.
+call is recorded with invoke and complete times (monotonic) and its outcome:
+``fail`` only when etcd_api says it provably had no effect, else ``unknown``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 from clusters import etcd_api
 from clusters.base import Cluster, PodInfo
@@ -33,20 +35,59 @@ class Mix:
     serializable_get: int = 15
     cas: int = 25
 
+    KINDS: ClassVar[tuple[str, ...]] = ("put", "get", "serializable_get", "cas")
+
+    def __post_init__(self) -> None:
+        weights = [getattr(self, kind) for kind in self.KINDS]
+        if any(not isinstance(w, int) or w < 0 for w in weights) or not sum(weights):
+            raise ValueError(f"operation mix {self.text()}: weights are whole numbers >= 0, at least one above 0")
+
+    @classmethod
+    def parse(cls, text: str) -> Mix:
+        """``put=35,get=25,serializable_get=15,cas=25``; kinds left out weigh 0."""
+        weights: dict[str, int] = dict.fromkeys(cls.KINDS, 0)
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            kind, _, weight = part.partition("=")
+            if kind.strip() not in weights or not weight.strip().isdigit():
+                raise ValueError(f"operation mix {text!r}: write KIND=WEIGHT,... with KIND one of {', '.join(cls.KINDS)}")
+            weights[kind.strip()] = int(weight)
+        return cls(**weights)
+
+    def text(self) -> str:
+        return ",".join(f"{kind}={getattr(self, kind)}" for kind in self.KINDS)
+
     def draw(self, rng: random.Random) -> str:
-        kinds = ("put", "get", "serializable_get", "cas")
-        return rng.choices(kinds, weights=[self.put, self.get, self.serializable_get, self.cas])[0]
+        return rng.choices(self.KINDS, weights=[getattr(self, kind) for kind in self.KINDS])[0]
 
 
 @dataclass(frozen=True)
 class WorkloadSpec:
-    """Defaults: four clients at 20 calls/s each over five keys, 1 s per call (a timeout is "unknown")."""
+    """Defaults: four clients at 20 calls/s each over five keys, 1 s per call (a timeout is "unknown").
+
+    ``value_size`` pads every written value to that many bytes (0: just its
+    unique name, such as ``client-2-17``); the name stays first, so values stay
+    unique whatever the size.
+    """
 
     clients: int = 4
+    rate: float = 20.0  # calls per second per client; a client makes one call at a time
     keys: int = 5
-    interval: float = 0.05
     timeout: float = 1.0
+    value_size: int = 0
     mix: Mix = Mix()
+
+    def __post_init__(self) -> None:
+        if self.clients < 1 or self.keys < 1 or self.value_size < 0:
+            raise ValueError(f"workload: clients and keys must be >= 1 and value size >= 0, got {self}")
+        if not self.rate > 0 or not self.timeout > 0:
+            raise ValueError(f"workload: rate and call timeout must be above 0, got {self}")
+
+    @property
+    def interval(self) -> float:
+        return 1.0 / self.rate
+
+    def value(self, name: str) -> str:
+        return name.ljust(self.value_size, ".")
 
 
 class Client:
@@ -90,9 +131,9 @@ class Client:
         """One call to ``pod``; on an error the next call goes to the next member (if there is one)."""
         kind = self.spec.mix.draw(self.rng)
         key = f"{KEY_PREFIX}{self.rng.randrange(self.spec.keys)}"
-        value = f"{self.name}-{n}"
+        value = self.spec.value(f"{self.name}-{n}")
         endpoint = pod.endpoint or ""
-        op = Operation(self.name, "get" if kind == "serializable_get" else kind, key, None, endpoint, time.time())
+        op = Operation(self.name, "get" if kind == "serializable_get" else kind, key, None, endpoint, time.monotonic())
         op.member = pod.name
         timeout = self.spec.timeout
         try:
@@ -111,13 +152,13 @@ class Client:
                 op.value, op.revision = read.value, read.revision
                 self._seen[key] = read.value
             op.outcome = "ok"
-        except etcd_api.EtcdTimeout as err:
-            op.outcome, op.error = "unknown", str(err)
-            self._turn += 1
-        except etcd_api.EtcdError as err:
+        except etcd_api.NotApplied as err:
             op.outcome, op.error = "fail", str(err)
             self._turn += 1
-        op.complete = time.time()
+        except etcd_api.MaybeApplied as err:
+            op.outcome, op.error = "unknown", str(err)
+            self._turn += 1
+        op.complete = time.monotonic()
         return op
 
 

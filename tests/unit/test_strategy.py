@@ -30,12 +30,21 @@ def test_load_strategy_reads_metadata_and_manifests(tmp_path, docs):
     ("metadata", "message"),
     [
         (None, "no strategy.yaml"),
-        ({"description": "d"}, "field name is required"),
-        ({"name": "mine"}, "field description is required"),
+        ({"description": "d"}, "name is required, as text"),
+        ({"name": "mine"}, "description is required, as text"),
+        ({"name": ["mine"], "description": "d"}, "name is required, as text"),
         ({**meta(), "owner": "me"}, "unknown fields ['owner']"),
-        (meta(known_failures={"pod-delete": {"why": "w"}}), "known_failures.pod-delete needs a reason"),
-        (meta(known_failures={"pod-delete": "panic"}), "known_failures.pod-delete needs a reason"),
+        (meta(known_failures={"pod-delete": {"why": "w"}}), "known_failures.pod-delete.reason is required, as text"),
+        (meta(known_failures={"pod-delete": {"reason": "panic"}}), "known_failures.pod-delete.why is required, as text"),
+        (meta(known_failures={"pod-delete": "panic"}), "known_failures.pod-delete must be a mapping"),
+        (meta(known_failures=["pod-delete"]), "known_failures must be a mapping of fault"),
+        (meta(known_failures={"pod-delete": {"reason": "panic", "why": "w", "sometimes": "false"}}),
+         "known_failures.pod-delete.sometimes must be true or false, not 'false'"),
+        (meta(known_failures={"pod-delete": {"reason": "panic", "why": "w", "sometime": True}}),
+         "known_failures.pod-delete: unknown fields ['sometime']"),
     ],
+    ids=["no-file", "no-name", "no-description", "name-not-text", "unknown-field", "no-reason", "no-why",
+         "entry-not-mapping", "list-not-mapping", "sometimes-string", "misspelled-sometimes"],
 )
 def test_invalid_strategy_metadata(tmp_path, docs, metadata, message):
     directory = write_strategy(tmp_path / "bad", docs, metadata)
