@@ -37,6 +37,12 @@ class Strategy:
     manifests: Manifests
     known_failures: dict[str, KnownFailure] = field(default_factory=dict)
 
+    @property
+    def pod_names(self) -> list[str]:
+        """The pods its StatefulSet makes: ``<name>-<ordinal>``, what fault targets may name."""
+        sts = self.manifests.statefulset
+        return [f"{sts.name}-{i}" for i in range(sts.replicas)]
+
     def expected(self, *keys: str) -> KnownFailure | None:
         """The declared failure for the first key declared: a test id (``partition-leader``), then a name."""
         for key in keys:

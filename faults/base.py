@@ -120,6 +120,24 @@ class Fault(abc.ABC):
     def check_target(self) -> None:
         """Refuse a target this fault cannot take, when the spec is parsed rather than mid-run."""
 
+    def target_problem(self, pods: list[str]) -> str | None:
+        """Why the target can never exist in a cluster of ``pods`` (a strategy's), or None.
+
+        Checked before any cluster starts, so ``pod-delete:etcd-9`` against
+        three replicas is one line at once instead of a whole cluster's start.
+        """
+        if self.target in ("leader", "random"):
+            return None
+        if self.target == "follower":
+            return None if len(pods) > 1 else f"a cluster of {len(pods)} member has no follower"
+        if self.target.isdigit():
+            count = int(self.target)
+            return None if 0 < count <= len(pods) else f"cannot hit {count} pods of {len(pods)}"
+        missing = [name for name in self.target.split(",") if name not in pods]
+        if missing:
+            return f"no pod {', '.join(missing)} (its pods: {', '.join(pods)})"
+        return None
+
     @abc.abstractmethod
     def inject(self, cluster: Cluster, ctx: Context) -> list[str]:
         """Disrupt the cluster; return the pods hit."""

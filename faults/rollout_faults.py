@@ -24,6 +24,9 @@ class RollingRestart(Fault):
         if self.target != "all":
             raise FaultError(f"{self.name} restarts every pod: it takes no target (got {self.target!r})")
 
+    def target_problem(self, pods: list[str]) -> str | None:
+        return None
+
     def inject(self, cluster: Cluster, ctx: Context) -> list[str]:
         pods = [p.name for p in cluster.pods()]
         ctx.mark("rollout restart")
@@ -49,6 +52,11 @@ class Scale(Fault):
     def check_target(self) -> None:
         if not self.target.isdigit():
             raise FaultError(f"{self.name} takes the size to grow to, e.g. scale:5 (got {self.target!r})")
+
+    def target_problem(self, pods: list[str]) -> str | None:
+        if int(self.target) <= len(pods):
+            return f"{len(pods)} replicas cannot grow to {self.target}; give a larger size"
+        return None
 
     def inject(self, cluster: Cluster, ctx: Context) -> list[str]:
         self.original = cluster.replicas

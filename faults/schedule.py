@@ -44,7 +44,7 @@ class Schedule:
     def declared_keys(self) -> tuple[str, ...]:
         """What a strategy's known_failures may be keyed by, most specific first."""
         single = self.single
-        return (single.id, single.name) if single else (self.spec,)
+        return (single.id, single.spec, single.name) if single else (self.spec,)
 
     def faults(self) -> list[Fault]:
         """Fresh fault objects: a fault keeps state between its inject and heal."""

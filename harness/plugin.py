@@ -29,8 +29,9 @@ from clusters.local import host
 from clusters.local.cluster import LocalCluster, LocalOptions
 from clusters.manifests import ManifestError
 from clusters.strategy import Strategy, discover
-from harness import report, results, scenario
+from harness import declarations, report, results, scenario
 from harness.scenario import ScenarioResult, Timing
+from harness.workload import Mix, WorkloadSpec
 
 GROUP = "etcd-chaos"
 
@@ -77,16 +78,37 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="how long after the fault the cluster may take to be whole again before 'not-recovered' (default 60)")
     add("--outage-budget", type=float, default=5.0, metavar="S",
         help="longest time without a commit (an answered put, compare-and-set or linearizable get) before 'quorum-lost' (default 5)")
+    add("--warmup", type=float, default=Timing.warmup, metavar="S",
+        help=f"traffic before the first fault (default {Timing.warmup:g}: etcd refuses membership changes until its "
+        "peers have been connected for 5 s, so an earlier fault would penalise strategies that change membership)")
+    spec = WorkloadSpec()
+    add("--workload-clients", type=int, default=spec.clients, metavar="N",
+        help=f"clients calling etcd during a scenario (default {spec.clients}): client-0 fails over between all members, "
+        "the others are pinned one per member in turn")
+    add("--workload-rate", type=float, default=spec.rate, metavar="R",
+        help=f"calls per second per client, one call at a time (default {spec.rate:g}; like Jepsen's --rate, per client)")
+    add("--workload-mix", default=spec.mix.text(), metavar="KIND=W,...",
+        help=f"weights of the kinds of call (default {spec.mix.text()}); kinds left out weigh 0")
+    add("--workload-keys", type=int, default=spec.keys, metavar="N",
+        help=f"keys the clients share (default {spec.keys}): fewer keys, more contention per key")
+    add("--workload-value-size", type=int, default=spec.value_size, metavar="BYTES",
+        help="pad every written value to this size (default 0: each value is just its unique name, such as client-2-17)")
+    add("--workload-timeout", type=float, default=spec.timeout, metavar="S",
+        help=f"how long a call may take before its outcome is unknown (default {spec.timeout:g})")
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    """Check every input before anything runs: each mistake is one line and a non-zero exit, nothing started."""
     config.addinivalue_line("markers", "chaos: runs a real etcd cluster through a fault (needs root on the local backend)")
     try:
         strategies = discover(config.getoption("strategy_path"))
+        for strategy in strategies.values():
+            declarations.check(strategy)
         for spec in config.getoption("fault") or []:
             faults.schedule.outline(spec)
         bin_dir = config.getoption("etcd_bin_dir") or default_bin_dir()
-    except (ManifestError, faults.FaultError) as err:
+        workload = _workload(config)
+    except (ManifestError, faults.FaultError, declarations.DeclarationError) as err:
         raise pytest.UsageError(str(err)) from None
     for tool in ("etcd", "etcdctl"):
         if not os.access(bin_dir / tool, os.X_OK):
@@ -94,15 +116,50 @@ def pytest_configure(config: pytest.Config) -> None:
     unknown = [s for s in config.getoption("strategy") if s not in strategies]
     if unknown:
         raise pytest.UsageError(f"unknown strategy {unknown[0]!r}; known strategies: {', '.join(sorted(strategies))}")
-    config.stash[STATE] = State(strategies, bin_dir)
+    for option in ("chaos_runs", "nodes"):
+        if config.getoption(option) < 1:
+            raise pytest.UsageError(f"--{option.replace('_', '-')} {config.getoption(option)}: give 1 or more")
+    for option in ("start_timeout", "recovery_timeout", "outage_budget", "backoff_base"):
+        if not config.getoption(option) > 0:
+            raise pytest.UsageError(f"--{option.replace('_', '-')} {config.getoption(option)}: give a time above 0")
+    if config.getoption("warmup") < 0:
+        raise pytest.UsageError(f"--warmup {config.getoption('warmup')}: give 0 or more seconds")
+    for name in config.getoption("strategy") or sorted(strategies):
+        _check_targets(strategies[name], config.getoption("fault") or list(faults.DEFAULT_MATRIX))
+    config.stash[STATE] = State(strategies, bin_dir, workload)
+
+
+def _workload(config: pytest.Config) -> WorkloadSpec:
+    try:
+        return WorkloadSpec(
+            clients=config.getoption("workload_clients"),
+            rate=config.getoption("workload_rate"),
+            keys=config.getoption("workload_keys"),
+            timeout=config.getoption("workload_timeout"),
+            value_size=config.getoption("workload_value_size"),
+            mix=Mix.parse(config.getoption("workload_mix")),
+        )
+    except ValueError as err:
+        raise pytest.UsageError(f"--workload-*: {err}") from None
+
+
+def _check_targets(strategy: Strategy, specs: list[str]) -> None:
+    """A target no pod of the strategy can ever be, refused before a cluster starts for it."""
+    pods = strategy.pod_names
+    for spec in specs:
+        for fault in faults.plan(spec, 0, pods).faults():
+            problem = fault.target_problem(pods)
+            if problem:
+                raise pytest.UsageError(f"--fault {spec}: {strategy.name} {problem}")
 
 
 class State:
-    """Session-wide: the strategies found, the etcd binaries, the records so far."""
+    """Session-wide: the strategies found, the etcd binaries, the workload, the records so far."""
 
-    def __init__(self, strategies: dict[str, Strategy], bin_dir: Path) -> None:
+    def __init__(self, strategies: dict[str, Strategy], bin_dir: Path, workload: WorkloadSpec) -> None:
         self.strategies = strategies
         self.bin_dir = bin_dir
+        self.workload = workload
         self.records: list[dict[str, Any]] = []
 
 
@@ -141,6 +198,25 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                     params.append(pytest.param(*values, id=ident, marks=_declared_marks(state.strategies[s], f)))
         argnames = ("chaos_strategy", "chaos_fault", "chaos_run") if "chaos_run" in names else ("chaos_strategy", "chaos_fault")
         metafunc.parametrize(argnames, params)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--fault`` names matrix cells: chaos tests that choose their own faults are left out then.
+
+    Without this, asking for one cell (``-m chaos --strategy X --fault F``)
+    also ran every chaos test of the harness itself. ``--strategy`` alone only
+    narrows the matrix, so the harness's own chaos tests still run with it.
+    """
+    if not config.getoption("fault"):
+        return
+    cells, others = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        own = item.get_closest_marker("chaos") and "chaos_fault" not in (callspec.params if callspec else {})
+        (others if own else cells).append(item)
+    if others:
+        config.hook.pytest_deselected(items=others)
+        items[:] = cells
 
 
 def _argnames(mark: pytest.Mark) -> list[str]:
@@ -222,6 +298,7 @@ def run_scenario(
         start_timeout=config.getoption("start_timeout"),
         recovery_timeout=config.getoption("recovery_timeout"),
         outage_budget=config.getoption("outage_budget"),
+        warmup=config.getoption("warmup"),
     )
     report_root: Path = config.getoption("report_dir")
     calls: list[str] = []  # a test may run several scenarios; each keeps its own report directory
@@ -229,8 +306,7 @@ def run_scenario(
     def run(spec: str, seed: int | None = None) -> ScenarioResult:
         if seed is None:
             seed = _seed(config.getoption("chaos_seed"), chaos_run, request.node.nodeid)
-        sts = chaos_strategy_obj.manifests.statefulset
-        schedule = faults.plan(spec, seed, [f"{sts.name}-{i}" for i in range(sts.replicas)])
+        schedule = faults.plan(spec, seed, chaos_strategy_obj.pod_names)
         settings: dict[str, Any] = {}
         for fault in schedule.faults():
             settings.update(fault.cluster_settings)
@@ -242,7 +318,9 @@ def run_scenario(
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name).strip("_")
         directory = report_root / "scenarios" / (name if len(calls) == 1 else f"{name}-{len(calls)}")
         shutil.rmtree(directory, ignore_errors=True)
-        result = scenario.run(cluster, schedule, seed=seed, timing=timing, report_dir=directory)
+        result = scenario.run(
+            cluster, schedule, seed=seed, timing=timing, workload_spec=state.workload, report_dir=directory
+        )
         state.records.append(result.record())
         results.write(state.records, report_root)
         return result

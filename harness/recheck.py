@@ -17,17 +17,24 @@ from harness.verdict import judge
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.recheck", description=__doc__.splitlines()[0])
-    parser.add_argument("paths", nargs="+", type=Path, help="a scenario directory or its history.json")
+    parser.add_argument("paths", nargs="+", type=Path, help="a scenario directory, or its history.json (or .json.gz)")
     parser.add_argument("--outage-budget", type=float, default=None, help="override the budget the run used")
     args = parser.parse_args(argv)
     failed = False
     for path in args.paths:
-        history = History.load(path / "history.json" if path.is_dir() else path)
+        history = History.load(_history_file(path))
         budget = args.outage_budget if args.outage_budget is not None else history.meta["outage_budget"]
         verdict = judge(history, budget)
         failed |= verdict.verdict == "fail"
         print(json.dumps({"scenario": str(path), **history.meta, **verdict.summary(history.started)}, indent=2))
     return 1 if failed else 0
+
+
+def _history_file(path: Path) -> Path:
+    if not path.is_dir():
+        return path
+    plain = path / "history.json"
+    return plain if plain.exists() else path / "history.json.gz"
 
 
 if __name__ == "__main__":

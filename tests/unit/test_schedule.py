@@ -89,16 +89,16 @@ def test_malformed_specs_are_refused_before_anything_runs(spec, message):
 @pytest.mark.parametrize(
     ("spec", "schedule_id", "keys"),
     [
-        pytest.param("partition:leader", "partition-leader", ("partition-leader", "partition"), id="targeted"),
-        pytest.param("pod-delete:follower", "pod-delete-follower", ("pod-delete-follower", "pod-delete"), id="follower"),
-        pytest.param("pod-delete", "pod-delete", ("pod-delete",), id="default"),
-        pytest.param("pod-delete:leader", "pod-delete", ("pod-delete",), id="default-spelled-out"),
+        pytest.param("partition:leader", "partition-leader", ("partition-leader", "partition:leader", "partition"), id="targeted"),
+        pytest.param("pod-delete:follower", "pod-delete-follower", ("pod-delete-follower", "pod-delete:follower", "pod-delete"), id="follower"),
+        pytest.param("pod-delete", "pod-delete", ("pod-delete", "pod-delete:leader"), id="default"),
+        pytest.param("pod-delete:leader", "pod-delete", ("pod-delete", "pod-delete:leader"), id="default-spelled-out"),
         pytest.param("pod-delete*3", "pod-delete*3", ("pod-delete*3",), id="repeat"),
         pytest.param("pod-delete+partition:etcd-0", "pod-delete+partition-etcd-0", ("pod-delete+partition:etcd-0",), id="seq"),
         pytest.param("random", "random", ("random",), id="random"),
         pytest.param("random*5", "random*5", ("random*5",), id="random-5"),
         # a fault aimed at ``random`` is still that one fault, not a drawn step
-        pytest.param("pod-delete:random", "pod-delete-random", ("pod-delete-random", "pod-delete"), id="random-target"),
+        pytest.param("pod-delete:random", "pod-delete-random", ("pod-delete-random", "pod-delete:random", "pod-delete"), id="random-target"),
     ],
 )
 def test_schedule_id_and_declared_keys(spec, schedule_id, keys):

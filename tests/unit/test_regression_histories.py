@@ -1,0 +1,56 @@
+"""Real histories kept as regression data, re-judged on every run (as etcd's robustness suite re-validates its reports).
+
+- ``false-alarm-random5``: reconcile-learner under ``random*5`` (seed
+  20261130), once reported ``not-linearizable``: a put that got HTTP 503
+  "error reading from server: EOF" from the member being deleted was recorded
+  as failed, yet had taken effect. Written before the not-applied rule and
+  before monotonic times, it also proves that such histories still load.
+- ``seed-wipe-always-inplace-restart``: the seed incident, a wiped member
+  restarted in place under its old ID panicking with ``tocommit``.
+- ``force-new-cluster-inplace-restart``: a strategy written to lose data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.history import History
+from harness.verdict import judge
+
+DATA = Path(__file__).parent.parent / "data" / "histories"
+
+
+def judged(name: str):
+    history = History.load(DATA / name / "history.json.gz")
+    return history, judge(history, history.meta["outage_budget"])
+
+
+def test_the_503_false_alarm_passes_with_the_put_as_unknown():
+    history, verdict = judged("false-alarm-random5")
+    assert (verdict.verdict, verdict.reasons) == ("pass", [])
+    put = next(op for op in history.operations if op.value == "client-2-968" and op.kind == "put")
+    assert put.outcome == "unknown" and "error reading from server: EOF" in (put.error or "")
+    assert any("'client-2-968'" in line for line in history.meta["reclassified"])
+    # what proved the put happened: a linearizable read of its value on another member
+    assert any(op.kind == "get" and op.value == "client-2-968" and op.outcome == "ok" for op in history.operations)
+
+
+def test_the_seed_incident_panics_with_tocommit():
+    _, verdict = judged("seed-wipe-always-inplace-restart")
+    assert verdict.reasons == ["panic", "crash-loop", "not-recovered"]
+    assert "tocommit(" in verdict.panics[0].message and "lastIndex(0)" in verdict.panics[0].message
+
+
+def test_force_new_cluster_loses_writes_and_splits():
+    _, verdict = judged("force-new-cluster-inplace-restart")
+    assert {"lost-writes", "split-brain", "not-linearizable"} <= set(verdict.reasons)
+    assert verdict.lost_writes
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in DATA.iterdir()))
+def test_every_kept_history_uses_the_current_format_once_loaded(name):
+    history = History.load(DATA / name / "history.json.gz")
+    assert history.started == 0.0 and history.ended > 0
+    assert all(0.0 <= op.invoke <= history.ended for op in history.operations)
