@@ -219,6 +219,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = cells
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A report directory that cannot be written is refused before the first cluster, not after the first run."""
+    if not any("run_scenario" in getattr(item, "fixturenames", ()) for item in session.items):
+        return
+    root: Path = session.config.getoption("report_dir")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise pytest.UsageError(f"--report-dir {root}: cannot write there ({err.strerror or err}); give a writable directory") from None
+
+
 def _argnames(mark: pytest.Mark) -> list[str]:
     names = mark.args[0] if mark.args else mark.kwargs.get("argnames", "")
     return [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)

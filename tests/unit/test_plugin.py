@@ -119,3 +119,87 @@ def test_a_failure_declared_sometimes_is_a_lenient_xfail(pytester: pytest.Pytest
     )
     result = pytester.runpytest("--strategy-path", str(strategy), "--strategy", "mine", "--fault", "pod-delete", "-q")
     result.assert_outcomes(xpassed=1)  # a declared-sometimes cell that passes is no failure
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--chaos-runs", "0"], "ERROR: --chaos-runs 0: give 1 or more"),
+        (["--nodes", "0"], "ERROR: --nodes 0: give 1 or more"),
+        (["--recovery-timeout", "0"], "ERROR: --recovery-timeout 0.0: give a time above 0"),
+        (["--warmup", "-1"], "ERROR: --warmup -1.0: give 0 or more seconds"),
+        (["--fault", "pod-delete:etcd-9", "--strategy", "static-dns"],
+         "ERROR: --fault pod-delete:etcd-9: static-dns no pod etcd-9 (its pods: etcd-0, etcd-1, etcd-2)"),
+        (["--fault", "pod-delete:4", "--strategy", "static-dns"], "ERROR: --fault pod-delete:4: static-dns cannot hit 4 pods of 3"),
+        (["--fault", "scale:3", "--strategy", "static-dns"],
+         "ERROR: --fault scale:3: static-dns 3 replicas cannot grow to 3; give a larger size"),
+        (["--fault", "pod-delet"], "ERROR: unknown fault 'pod-delet'; known faults: *"),
+        (["--strategy", "nope"], "ERROR: unknown strategy 'nope'; known strategies: *"),
+        (["--workload-mix", "put=1,gett=2"], "ERROR: --workload-*: operation mix 'put=1,gett=2': write KIND=WEIGHT,*"),
+        (["--workload-mix", "put=0"], "ERROR: --workload-*: operation mix put=0,get=0,serializable_get=0,cas=0: weights*"),
+        (["--workload-clients", "0"], "ERROR: --workload-*: workload: clients and keys must be >= 1*"),
+        (["--workload-rate", "0"], "ERROR: --workload-*: workload: rate and call timeout must be above 0*"),
+    ],
+    ids=["runs-0", "nodes-0", "recovery-0", "warmup-negative", "no-such-pod", "too-many-pods", "scale-not-larger",
+         "misspelled-fault", "unknown-strategy", "misspelled-mix", "empty-mix", "no-clients", "no-rate"],
+)
+def test_a_bad_option_is_one_line_before_anything_runs(pytester: pytest.Pytester, args, line) -> None:
+    pytester.makepyfile(MATRIX_TEST)
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([line])
+    assert len([x for x in result.stderr.lines if x.strip()]) == 1, result.stderr.lines
+
+
+@pytest.mark.parametrize(
+    ("meta", "line"),
+    [
+        ("known_failures:\n  pod-delet: {reason: panic, why: w}\n",
+         "ERROR: */mine/strategy.yaml: known_failures.pod-delet: no fault, test id or schedule is called that (did you mean 'pod-delete'?)*"),
+        ("known_failures:\n  pod-delete: {reason: panik, why: w}\n",
+         "ERROR: */mine/strategy.yaml: known_failures.pod-delete.reason 'panik' is no reason the checks give (did you mean 'panic'?)*"),
+        ("known_failures:\n  pod-delete: {reason: panic, why: w, sometimes: 'false'}\n",
+         "ERROR: */mine/strategy.yaml: known_failures.pod-delete.sometimes must be true or false, not 'false'"),
+        ("known_failures:\n  - pod-delete\n", "ERROR: */mine/strategy.yaml: known_failures must be a mapping of fault*"),
+    ],
+    ids=["misspelled-fault", "misspelled-reason", "sometimes-string", "list-not-mapping"],
+)
+def test_a_bad_declaration_is_one_line_naming_the_file_and_key(pytester: pytest.Pytester, meta, line) -> None:
+    strategy = static_dns_copy(pytester, "name: mine\ndescription: test strategy\n" + meta)
+    pytester.makepyfile(MATRIX_TEST)
+    result = pytester.runpytest("--strategy-path", str(strategy))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([line])
+
+
+def test_an_unwritable_report_dir_is_refused_before_a_cluster_starts(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        @pytest.mark.chaos
+        def test_cell(run_scenario, chaos_strategy, chaos_fault):
+            raise AssertionError("must not run")
+        """
+    )
+    blocker = pytester.path / "a-file"
+    blocker.write_text("")
+    result = pytester.runpytest("--strategy", "static-dns", "--fault", "pod-delete", "--report-dir", str(blocker / "r"))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: --report-dir {blocker / 'r'}: cannot write there (Not a directory); give a writable directory"])
+
+
+def test_fault_selects_matrix_cells_and_leaves_the_harness_own_chaos_tests_out(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        pytestmark = pytest.mark.chaos
+        def test_cell(chaos_strategy, chaos_fault):
+            pass
+        def test_own_scenario():
+            pass
+        """
+    )
+    one_cell = pytester.runpytest("--collect-only", "-q", "--strategy", "static-dns", "--fault", "pod-delete")
+    one_cell.stdout.fnmatch_lines(["*test_cell[[]static-dns-pod-delete[]]", "1/2 tests collected (1 deselected)*"])
+    column = pytester.runpytest("--collect-only", "-q", "--strategy", "static-dns")
+    column.stdout.fnmatch_lines(["*test_own_scenario"])
