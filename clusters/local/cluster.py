@@ -24,8 +24,8 @@ from clusters.base import Cluster, EvictionBlocked, PodInfo, Unsupported
 from clusters.events import EventLog
 from clusters.local import dns, eviction, host, leftovers, netem, netfilter
 from clusters.local.kubelet import Kubelet, KubeletConfig, Pod
-from clusters.local.sandbox import HOST_DIRS, RootfsTemplate
-from clusters.manifests import ManifestError, Volume
+from clusters.local.sandbox import RootfsTemplate
+from clusters.manifests import Volume
 from clusters.strategy import Strategy
 
 SYNC_PERIOD = 0.2
@@ -56,22 +56,10 @@ def etcd_version(bin_dir: Path) -> str:
     raise host.HostError(f"{etcd} --version did not print a version")
 
 
-def check_mount_paths(strategy: Strategy) -> None:
-    """Mount paths under host directories would write into the host's tree."""
-    for mount in strategy.manifests.statefulset.container.mounts:
-        top = mount.path.strip("/").split("/")[0]
-        if top in HOST_DIRS or top in ("dev", "proc") or not mount.path.startswith("/"):
-            raise ManifestError(
-                f"{strategy.name}: volumeMount {mount.volume} at {mount.path}: the local backend cannot mount "
-                f"under /{top}; choose a path such as /var/lib/etcd or /data"
-            )
-
-
 class LocalCluster(Cluster):
     backend = "local"
 
     def __init__(self, strategy: Strategy, options: LocalOptions, replicas: int | None = None) -> None:
-        check_mount_paths(strategy)
         self.strategy = strategy
         self.options = options
         self.sts = strategy.manifests.statefulset
@@ -262,8 +250,6 @@ class LocalCluster(Cluster):
         target.mkdir(parents=True)
         items = volume.items or tuple((key, key, None) for key in data)
         for key, rel, mode in items:
-            if key not in data:
-                raise ManifestError(f"volume {volume.name}: ConfigMap {volume.config_map} has no key {key}")
             path = target / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(data[key])
