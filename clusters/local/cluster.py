@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from clusters.base import Cluster, EvictionBlocked, PodInfo, Unsupported
+from clusters.base import Cluster, ContainerStatus, EvictionBlocked, PodInfo, Unsupported
 from clusters.events import EventLog
 from clusters.local import dns, eviction, host, leftovers, netem, netfilter
 from clusters.local.kubelet import Kubelet, KubeletConfig, Pod
@@ -386,6 +386,17 @@ class LocalCluster(Cluster):
                 raise Unsupported(f"pod {name} has no address to cache")
             self._dns_holds[name] = dns.CachedAnswer(ip, seconds)
             self.events.record("dns-hold", name, ip=ip, seconds=seconds)
+
+    def container_status(self, name: str) -> ContainerStatus:
+        with self._lock:
+            pod = next((p for p in self._pods.values() if p.name == name), None)
+            if pod is None:
+                raise KeyError(f"no pod named {name}")
+            kubelet = self._kubelets.get(pod.ordinal)
+        if kubelet is None or kubelet.pod is not pod:
+            # Only an unscheduled pod has no kubelet: its container does not exist yet.
+            return ContainerStatus("not created: the pod is Pending, no node fits it", 0)
+        return kubelet.status()
 
     def exec(self, name: str, command: list[str], timeout: float = 10.0) -> tuple[int, str]:
         return self._kubelet(name).exec(command, timeout)
