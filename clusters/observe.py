@@ -214,7 +214,7 @@ def last_lines(runs: list[str], count: int = LOG_LINES) -> tuple[list[str], str]
     for index in range(len(runs) - 1, -1, -1):
         lines = [line[:LOG_LINE_CHARS] for line in runs[index].splitlines() if line.strip()]
         if lines:
-            which = "its current run" if index == len(runs) - 1 else f"run {index + 1} of {len(runs)}"
+            which = "its latest run" if index == len(runs) - 1 else f"run {index + 1} of {len(runs)}"
             return lines[-count:], which
     return [], ""
 

@@ -32,7 +32,7 @@ def test_wait_healthy_raises_not_healthy_explained_pod_by_pod(monkeypatch, make_
     assert err.pods == [
         "etcd-0: [Errno 111] Connection refused; container waiting: CrashLoopBackOff, 3 restarts, "
         "last exits 1 (Error), 1 (Error); last 2 log lines of run 1 of 2:",
-        "etcd-1: [Errno 111] Connection refused; container running, 0 restarts; last 5 log lines of its current run:",
+        "etcd-1: [Errno 111] Connection refused; container running, 0 restarts; last 5 log lines of its latest run:",
     ]
     assert err.logs == {"etcd-0": ["boot", "fatal: bad flag --nme"], "etcd-1": ["three", "four", "five", "six", "seven"]}
     lines = str(err).splitlines()
