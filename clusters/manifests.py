@@ -14,6 +14,8 @@ Every refusal is one line: file, object, field path, what to do.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -438,21 +440,15 @@ class _Doc:
         return f"{self.origin}: {self.body['kind']}/{self.body['metadata']['name']}"
 
 
-class _about:
-    """Prefix any ManifestError raised inside with the file and the object it concerns."""
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None, _tb: Any) -> bool:
-        if isinstance(err, ManifestError):
-            raise ManifestError(f"{self.prefix}: {err}") from None
-        if isinstance(err, KeyError):
-            raise ManifestError(f"{self.prefix}: required field {err} is missing; add it") from None
-        return False
+@contextmanager
+def _about(prefix: str) -> Iterator[None]:
+    """Prefix a ManifestError raised inside with the file and the object it concerns."""
+    try:
+        yield
+    except ManifestError as err:
+        raise ManifestError(f"{prefix}: {err}") from None
+    except KeyError as missing:
+        raise ManifestError(f"{prefix}: required field {missing} is missing; add it") from None
 
 
 def _checked(raw: Any, origin: str) -> _Doc:
@@ -537,6 +533,8 @@ def load(directory: Path) -> Manifests:
             found = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
         except yaml.YAMLError as err:
             raise ManifestError(_yaml_problem(path, err)) from None
+        except UnicodeDecodeError as err:
+            raise ManifestError(f"{path}: not UTF-8 text (byte {err.start}); save it as UTF-8") from None
         documents += found
         origins += [str(path)] * len(found)
     return parse(documents, str(directory), origins)

@@ -128,6 +128,8 @@ def _type_hint(value: Any, wanted: list[str]) -> str:
         return "write it as a list, one '- ' line per item"
     if "integer" in wanted or "number" in wanted:
         return "write a plain number, without quotes or units"
+    if "boolean" in wanted:
+        return "write true or false, without quotes"
     if "string" in wanted:
         return "quote the value"
     if "object" in wanted:

@@ -112,6 +112,10 @@ BAD = {
         changed(lambda d: container(d).update(env=[{"name": "A", "value": 5}])),
         STS + "spec.template.spec.containers[0].env[0].value: must be a string, not 5; quote the value",
     ),
+    "boolean-quoted": (
+        changed(lambda d: d[1]["spec"].update(publishNotReadyAddresses="true")),
+        SVC + "spec.publishNotReadyAddresses: must be true or false, not 'true'; write true or false, without quotes",
+    ),
     "service-wrong-apiVersion": (
         changed(lambda d: d[1].update(apiVersion="apps/v1")),
         SVC + "apiVersion: Service is not served at apps/v1; write apiVersion: v1",
@@ -163,6 +167,10 @@ BAD = {
         "{dir}/service.yaml:4:5: not valid YAML: while parsing a flow mapping expected ',' or '}', but got ':'; "
         "fix the syntax there",
     ),
+    "not-utf-8": (
+        plus("extra.yaml", "kind: Service\nmetadata: {name: caf\udce9}\n"),
+        "{dir}/extra.yaml: not UTF-8 text (byte 34); save it as UTF-8",
+    ),
     "two-statefulsets": (
         lambda docs: {**files(docs), "more.yaml": yaml.safe_dump(dict(docs[0], metadata={"name": "etcd2"}))},
         "{dir}: a strategy needs exactly one StatefulSet, found 2 (etcd2 in more.yaml, etcd in statefulset.yaml); keep one",
@@ -208,7 +216,7 @@ BAD = {
 def write(directory: Path, content: Files) -> Path:
     directory.mkdir()
     for name, text in content.items():
-        (directory / name).write_text(text)
+        (directory / name).write_text(text, errors="surrogateescape")  # lets a case hold bytes that are not UTF-8
     (directory / "strategy.yaml").write_text("name: mine\ndescription: a strategy with one mistake\n")
     return directory
 
