@@ -233,7 +233,7 @@ def explain(cluster: Cluster, current: Snapshot, timeout: float) -> NotHealthy:
         except (Unsupported, KeyError) as err:
             status = f"container status unknown ({err})"
         tail, which = last_lines(runs.get(member.pod, []))
-        where = f"last {len(tail)} log lines of {which}:" if tail else "no log output"
+        where = f"last {len(tail)} log line{'s' if len(tail) != 1 else ''} of {which}:" if tail else "no log output"
         pods.append(f"{member.pod}: {member.error}; {status}; {where}")
         logs[member.pod] = tail
     return NotHealthy(summary, pods, logs)
