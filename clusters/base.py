@@ -43,6 +43,36 @@ class PodInfo:
         return f"http://{self.ip}:{CLIENT_PORT}" if self.ip and self.phase == "Running" else None
 
 
+@dataclass(frozen=True)
+class Termination:
+    """How one container run ended (pod status ``containerStatuses[].lastState.terminated``)."""
+
+    exit_code: int
+    reason: str  # Kubernetes' words (Completed, Error, OOMKilled), or what killed it (a probe, a fault)
+
+
+@dataclass(frozen=True)
+class ContainerStatus:
+    """What the kubelet knows of a pod's container: what explains a pod that never answers.
+
+    Backend-neutral on purpose: a real cluster reports the same in
+    ``containerStatuses[]`` (``state``, ``restartCount``, ``lastState``), only
+    with one past termination where the local backend keeps a few.
+    """
+
+    state: str  # running, waiting: CrashLoopBackOff, waiting: ContainerCreating, terminated, not created
+    restart_count: int
+    exits: tuple[Termination, ...] = ()  # the latest last
+
+    def describe(self) -> str:
+        """``waiting: CrashLoopBackOff, 3 restarts, last exits 1 (Error), 1 (Error)``."""
+        text = f"{self.state}, {self.restart_count} restart{'s' if self.restart_count != 1 else ''}"
+        if self.exits:
+            text += ", last exit" + ("s " if len(self.exits) > 1 else " ")
+            text += ", ".join(f"{e.exit_code} ({e.reason})" for e in self.exits)
+        return text
+
+
 class Cluster(abc.ABC):
     """One strategy's etcd cluster on one backend."""
 
@@ -134,6 +164,10 @@ class Cluster(abc.ABC):
     def hold_dns(self, name: str, seconds: float) -> None:
         """Let other pods keep resolving ``name`` to the address it has now for ``seconds``, as a DNS cache does."""
         raise Unsupported(self.missing("dns-cache") or "dns-cache")
+
+    def container_status(self, name: str) -> ContainerStatus:
+        """The container status of the current pod named ``name``."""
+        raise Unsupported(f"the {self.backend} backend cannot report container status")
 
     @abc.abstractmethod
     def logs(self) -> dict[str, list[str]]:

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from clusters import etcd_api
-from clusters.base import Cluster, PodInfo
+from clusters.base import Cluster, PodInfo, Unsupported
 
 
 @dataclass(frozen=True)
@@ -180,13 +180,72 @@ def stores(cluster: Cluster, timeout: float = 10.0) -> list[Store]:
     return list(_pool.map(lambda p: store(p, timeout), cluster.pods()))
 
 
+LOG_LINES = 5  # of each unhealthy pod's container log, in NotHealthy
+LOG_LINE_CHARS = 500
+
+
+class NotHealthy(TimeoutError):
+    """The cluster was not whole in time, and why, pod by pod.
+
+    "Connection refused" alone hides the cause that is usually plain in what
+    the kubelet knows (a container exiting 1 at once, restarted in a loop) and
+    in the last lines of its log. ``pods`` holds one explanation line per pod
+    that did not answer, ``logs`` the last lines of each one's log (same pods,
+    same order); ``str()`` is the summary line, then each pod's line with its
+    log lines indented beneath.
+    """
+
+    def __init__(self, summary: str, pods: list[str], logs: dict[str, list[str]]) -> None:
+        super().__init__(summary)
+        self.summary = summary
+        self.pods = pods
+        self.logs = logs
+
+    def __str__(self) -> str:
+        lines = [self.summary]
+        for explanation, tail in zip(self.pods, self.logs.values()):
+            lines.append(f"  {explanation}")
+            lines += [f"    | {line}" for line in tail]
+        return "\n".join(lines)
+
+
+def last_lines(runs: list[str], count: int = LOG_LINES) -> tuple[list[str], str]:
+    """The last ``count`` lines of the newest run that printed anything, and which run that was."""
+    for index in range(len(runs) - 1, -1, -1):
+        lines = [line[:LOG_LINE_CHARS] for line in runs[index].splitlines() if line.strip()]
+        if lines:
+            which = "its latest run" if index == len(runs) - 1 else f"run {index + 1} of {len(runs)}"
+            return lines[-count:], which
+    return [], ""
+
+
+def explain(cluster: Cluster, current: Snapshot, timeout: float) -> NotHealthy:
+    """A NotHealthy for ``current``: each pod that did not answer, with its container status and log tail."""
+    summary = f"cluster not healthy after {timeout:.0f}s: {'; '.join(current.problems())}"
+    runs = cluster.logs()
+    pods: list[str] = []
+    logs: dict[str, list[str]] = {}
+    for member in current.views:
+        if not member.error:
+            continue
+        try:
+            status = f"container {cluster.container_status(member.pod).describe()}"
+        except (Unsupported, KeyError) as err:
+            status = f"container status unknown ({err})"
+        tail, which = last_lines(runs.get(member.pod, []))
+        where = f"last {len(tail)} log line{'s' if len(tail) != 1 else ''} of {which}:" if tail else "no log output"
+        pods.append(f"{member.pod}: {member.error}; {status}; {where}")
+        logs[member.pod] = tail
+    return NotHealthy(summary, pods, logs)
+
+
 def wait_healthy(cluster: Cluster, timeout: float, interval: float = 0.05) -> Snapshot:
-    """Poll until the cluster is whole; raise TimeoutError with the last problems."""
+    """Poll until the cluster is whole; raise NotHealthy, explained pod by pod, when it is not in time."""
     deadline = time.monotonic() + timeout
     while True:
         current = snapshot(cluster)
         if current.healthy:
             return current
         if time.monotonic() >= deadline:
-            raise TimeoutError(f"cluster not healthy after {timeout:.0f}s: {'; '.join(current.problems())}")
+            raise explain(cluster, current, timeout)
         time.sleep(interval)

@@ -20,12 +20,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from clusters.base import Cluster, EvictionBlocked, PodInfo, Unsupported
+from clusters.base import Cluster, ContainerStatus, EvictionBlocked, PodInfo, Unsupported
 from clusters.events import EventLog
 from clusters.local import dns, eviction, host, leftovers, netem, netfilter
 from clusters.local.kubelet import Kubelet, KubeletConfig, Pod
-from clusters.local.sandbox import HOST_DIRS, RootfsTemplate
-from clusters.manifests import ManifestError, Volume
+from clusters.local.sandbox import RootfsTemplate
+from clusters.manifests import Volume
 from clusters.strategy import Strategy
 
 SYNC_PERIOD = 0.2
@@ -56,22 +56,10 @@ def etcd_version(bin_dir: Path) -> str:
     raise host.HostError(f"{etcd} --version did not print a version")
 
 
-def check_mount_paths(strategy: Strategy) -> None:
-    """Mount paths under host directories would write into the host's tree."""
-    for mount in strategy.manifests.statefulset.container.mounts:
-        top = mount.path.strip("/").split("/")[0]
-        if top in HOST_DIRS or top in ("dev", "proc") or not mount.path.startswith("/"):
-            raise ManifestError(
-                f"{strategy.name}: volumeMount {mount.volume} at {mount.path}: the local backend cannot mount "
-                f"under /{top}; choose a path such as /var/lib/etcd or /data"
-            )
-
-
 class LocalCluster(Cluster):
     backend = "local"
 
     def __init__(self, strategy: Strategy, options: LocalOptions, replicas: int | None = None) -> None:
-        check_mount_paths(strategy)
         self.strategy = strategy
         self.options = options
         self.sts = strategy.manifests.statefulset
@@ -262,8 +250,6 @@ class LocalCluster(Cluster):
         target.mkdir(parents=True)
         items = volume.items or tuple((key, key, None) for key in data)
         for key, rel, mode in items:
-            if key not in data:
-                raise ManifestError(f"volume {volume.name}: ConfigMap {volume.config_map} has no key {key}")
             path = target / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(data[key])
@@ -400,6 +386,17 @@ class LocalCluster(Cluster):
                 raise Unsupported(f"pod {name} has no address to cache")
             self._dns_holds[name] = dns.CachedAnswer(ip, seconds)
             self.events.record("dns-hold", name, ip=ip, seconds=seconds)
+
+    def container_status(self, name: str) -> ContainerStatus:
+        with self._lock:
+            pod = next((p for p in self._pods.values() if p.name == name), None)
+            if pod is None:
+                raise KeyError(f"no pod named {name}")
+            kubelet = self._kubelets.get(pod.ordinal)
+        if kubelet is None or kubelet.pod is not pod:
+            # Only an unscheduled pod has no kubelet: its container does not exist yet.
+            return ContainerStatus("not created: the pod is Pending, no node fits it", 0)
+        return kubelet.status()
 
     def exec(self, name: str, command: list[str], timeout: float = 10.0) -> tuple[int, str]:
         return self._kubelet(name).exec(command, timeout)

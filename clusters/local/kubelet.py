@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from clusters.base import ContainerStatus, Termination
 from clusters.events import EventLog
 from clusters.local import host
 from clusters.local.probes import ProbeSet, attempt
@@ -106,6 +107,8 @@ class Kubelet:
         self._grace = sts.grace_period
         self._exit_cause: str | None = None
         self._wipe_before_restart = False
+        self._state = "waiting: ContainerCreating"
+        self._exits: list[Termination] = []
         self.gone = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"kubelet-{pod.name}-{pod.uid}", daemon=True)
 
@@ -164,6 +167,10 @@ class Kubelet:
             return False
         return True
 
+    def status(self, keep: int = 3) -> ContainerStatus:
+        """The container's state, restart count and its last ``keep`` terminations."""
+        return ContainerStatus(self._state, self.pod.restart_count, tuple(self._exits[-keep:]))
+
     def exec(self, command: list[str], timeout: float = 10.0) -> tuple[int, str]:
         container = self.container
         if container is None:
@@ -184,6 +191,7 @@ class Kubelet:
             delay = 0.0
             while not self._delete.is_set():
                 if delay:
+                    self._state = "waiting: CrashLoopBackOff"
                     events.record("back-off", self.pod.name, seconds=delay, restart_count=self.pod.restart_count)
                 if self._delete.wait(delay):
                     break
@@ -196,6 +204,7 @@ class Kubelet:
         except host.HostError as err:
             events.record("pod-failed", self.pod.name, error=str(err))
         finally:
+            self._state = "terminated"
             self._teardown()
 
     def _wipe_data(self) -> None:
@@ -244,6 +253,7 @@ class Kubelet:
         with open(log_path, "ab") as log:
             container = Container(self.sandbox, self._spec(), self.dir / "root", self.config.rootfs, log)
         self.container = container
+        self._state = "running"
         events.record("container-started", self.pod.name, uid=self.pod.uid, restart_count=self.pod.restart_count)
         c = self.sts.container
         probes = ProbeSet.for_container(c.startup, c.liveness, c.readiness, time.monotonic())
@@ -265,6 +275,9 @@ class Kubelet:
         container.process.wait()
         code = container.exited()
         self._set_ready(False)
+        self._state = "waiting"
+        killed = self._exit_cause
+        self._exits.append(Termination(code, f"killed: {killed}" if killed else "Completed" if code == 0 else "Error"))
         events.record(
             "container-exited",
             self.pod.name,

@@ -34,10 +34,11 @@ DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 # for, and with Parallel pods they all start at once on two cores.
 SETUP_SCRIPT = r"""
 set -e
-root=$1; skeleton=$2; fstab=$3; shift 3
+root=$1; skeleton=$2; fstab=$3; workdir=$4; shift 4
 mount -t tmpfs -o mode=0755 rootfs "$root"
 cp -a "$skeleton/." "$root/"
 mount -a -T "$fstab"
+[ -z "$workdir" ] || mkdir -p "$root/$workdir"
 cd "$root"
 exec chroot . "$@"
 """
@@ -68,10 +69,11 @@ class RootfsTemplate:
             elif source.is_dir():
                 (self.skeleton / name).mkdir()
                 self.host_dirs.append(name)
+        # /tmp first and tolerant: a volume may be mounted there, over it.
+        (self.skeleton / "tmp").mkdir()
+        (self.skeleton / "tmp").chmod(0o1777)
         for name in ("dev/shm", "proc", "run", "var/tmp", "root", *(p.lstrip("/") for p in mount_paths)):
             (self.skeleton / name).mkdir(parents=True, exist_ok=True)
-        (self.skeleton / "tmp").mkdir(mode=0o1777)
-        (self.skeleton / "tmp").chmod(0o1777)
         for device in DEVICES:
             (self.skeleton / "dev" / device).touch()
         (self.skeleton / "dev" / "fd").symlink_to("/proc/self/fd")
@@ -154,6 +156,16 @@ class ContainerSpec:
     files: list[tuple[Path, str]]
     mounts: list[tuple[Path, str, bool]]
 
+    def argv(self) -> list[str]:
+        """The command under a clean environment, in ``workingDir``.
+
+        ``env`` stops reading options at the first NAME=VALUE, so ``-C`` must
+        come before the variables; the setup script has created the directory,
+        as a container runtime does for a ``workingDir`` the image lacks.
+        """
+        chdir = ["-C", self.working_dir] if self.working_dir else []
+        return ["/usr/bin/env", "-i", *chdir, *(f"{k}={v}" for k, v in self.env.items()), *self.command]
+
 
 class Container:
     """One run of a pod's container (a restart is a new Container)."""
@@ -163,16 +175,13 @@ class Container:
         root.mkdir(parents=True, exist_ok=True)
         fstab = root.parent / "fstab"
         fstab.write_text(rootfs.fstab(root, spec))
-        argv = ["/usr/bin/env", "-i", *(f"{k}={v}" for k, v in spec.env.items())]
-        if spec.working_dir:
-            argv += ["-C", spec.working_dir]
         self.process = subprocess.Popen(
             _pdeathsig(
                 [
                     "nsenter", "-t", str(sandbox.pause.pid), "-n", "-u", "-i", "--",
                     "unshare", "--mount", "--pid", "--fork", "--kill-child", "--propagation", "private", "--",
-                    "/bin/sh", str(rootfs.setup), str(root), str(rootfs.skeleton), str(fstab),
-                    *argv, *spec.command,
+                    "/bin/sh", str(rootfs.setup), str(root), str(rootfs.skeleton), str(fstab), spec.working_dir or "",
+                    *spec.argv(),
                 ]
             ),
             stdin=subprocess.DEVNULL,

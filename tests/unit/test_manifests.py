@@ -58,7 +58,7 @@ def test_explicit_values_override_defaults(docs):
         "failureThreshold": 7,
     }
     docs[1]["spec"]["publishNotReadyAddresses"] = True
-    docs.append({"kind": "PodDisruptionBudget", "metadata": {"name": "pdb"}, "spec": {"minAvailable": 2}})
+    docs.append({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "pdb"}, "spec": {"minAvailable": 2}})
     m = parse(docs)
     assert m.statefulset.parallel is True
     assert m.statefulset.grace_period == 5.0
@@ -78,7 +78,7 @@ def test_named_probe_ports_resolve_from_container_ports(docs):
 
 def test_undeclared_named_port_is_refused(docs):
     container(docs)["readinessProbe"] = {"httpGet": {"path": "/health", "port": "metrics"}}
-    with pytest.raises(ManifestError, match=r"readinessProbe: named port 'metrics' is not declared"):
+    with pytest.raises(ManifestError, match=r"readinessProbe\.httpGet\.port: named port 'metrics' is not declared"):
         parse(docs)
 
 
@@ -101,8 +101,8 @@ CONTAINER = (*POD, "containers", 0)
 @pytest.mark.parametrize(
     ("mutate", "field"),
     [
-        (_set((*POD, "initContainers"), [{"name": "init"}]), "StatefulSet etcd.spec.template.spec.initContainers"),
-        (_set((*POD, "nodeSelector"), {"disk": "ssd"}), "StatefulSet etcd.spec.template.spec.nodeSelector"),
+        (_set((*POD, "initContainers"), [{"name": "init"}]), "StatefulSet/etcd: spec.template.spec.initContainers: not emulated"),
+        (_set((*POD, "nodeSelector"), {"disk": "ssd"}), "StatefulSet/etcd: spec.template.spec.nodeSelector: not emulated"),
         (_set((*CONTAINER, "envFrom"), [{"configMapRef": {"name": "x"}}]), "spec.template.spec.containers[0].envFrom"),
         (_set((*POD, "volumes"), [{"name": "h", "hostPath": {"path": "/x"}}]), "spec.template.spec.volumes[0].hostPath"),
         (
@@ -124,13 +124,13 @@ CONTAINER = (*POD, "containers", 0)
         ),
         (
             _set((*POD, "volumes"), [{"name": "cache", "emptyDir": {"medium": "Memory"}}]),
-            "volumes[cache].emptyDir.medium",
+            "spec.template.spec.volumes[0].emptyDir.medium: not emulated",
         ),
         (_set((0, "spec", "updateStrategy"), {"rollingUpdate": {"partition": 1}}), "spec.updateStrategy"),
         (_set((0, "spec", "updateStrategy"), {"type": "OnDelete"}), "spec.updateStrategy"),
         (_set((*POD, "restartPolicy"), "Never"), "spec.template.spec.restartPolicy"),
-        (_set((1, "spec", "sessionAffinity"), "ClientIP"), "Service etcd.spec.sessionAffinity"),
-        (_set((1, "kind"), "Deployment"), "kind 'Deployment'"),
+        (_set((1, "spec", "sessionAffinity"), "ClientIP"), "Service/etcd: spec.sessionAffinity: not emulated"),
+        (_set((1, "kind"), "Deployment"), "Deployment/etcd: kind: Deployment (v1) is not a Kubernetes 1.37 kind"),
     ],
 )
 def test_unsupported_field_is_refused_with_its_path(docs, mutate, field):
@@ -147,37 +147,37 @@ def test_two_containers_are_refused(docs):
 
 def test_unsupported_downward_api_field_is_refused(docs):
     container(docs)["env"][0]["valueFrom"]["fieldRef"]["fieldPath"] = "metadata.labels['app']"
-    with pytest.raises(ManifestError, match=r"env\[POD_NAME\]: fieldPath metadata.labels\['app'\] is not supported"):
+    with pytest.raises(ManifestError, match=r"env\[0\]\.valueFrom\.fieldRef\.fieldPath: metadata.labels\['app'\] \(POD_NAME\) is not emulated"):
         parse(docs)
 
 
 def test_container_without_command_is_refused(docs):
     del container(docs)["command"]
-    with pytest.raises(ManifestError, match=r"containers\[0\]\.command is required"):
+    with pytest.raises(ManifestError, match=r"containers\[0\]\.command: required by the local backend"):
         parse(docs)
 
 
 def test_volume_mount_naming_no_volume_is_refused(docs):
     container(docs)["volumeMounts"].append({"name": "ghost", "mountPath": "/ghost"})
-    with pytest.raises(ManifestError, match="volumeMount ghost names no volume or claim template"):
+    with pytest.raises(ManifestError, match=r"volumeMounts\[1\]\.name: ghost names no volume or claim template"):
         parse(docs)
 
 
 def test_service_name_mismatch_is_refused(docs):
     sts(docs)["serviceName"] = "etcd-headless"
-    with pytest.raises(ManifestError, match="serviceName etcd-headless does not match Service etcd"):
+    with pytest.raises(ManifestError, match=r"spec\.serviceName: etcd-headless names no Service \(the strategy's Service is etcd\)"):
         parse(docs)
 
 
 def test_missing_required_field_is_named(docs):
     del sts(docs)["serviceName"]
-    with pytest.raises(ManifestError, match="required field 'serviceName' is missing"):
+    with pytest.raises(ManifestError, match="spec.serviceName: required by the local backend"):
         parse(docs)
 
 
 @pytest.mark.parametrize("keep", [[0], [1], [0, 0, 1]])
 def test_exactly_one_statefulset_and_one_service(docs, keep):
-    with pytest.raises(ManifestError, match="exactly one StatefulSet and one Service"):
+    with pytest.raises(ManifestError, match="a strategy needs exactly one (StatefulSet|Service), found"):
         parse([docs[i] for i in keep])
 
 
@@ -185,9 +185,9 @@ def test_config_map_volume_needs_its_config_map(docs):
     pod(docs)["volumes"] = [
         {"name": "scripts", "configMap": {"name": "etcd-scripts", "defaultMode": 0o755, "items": [{"key": "run", "path": "run.sh"}]}}
     ]
-    with pytest.raises(ManifestError, match="ConfigMap etcd-scripts used by volume scripts is not defined"):
+    with pytest.raises(ManifestError, match=r"volumes\[0\]\.configMap\.name: ConfigMap etcd-scripts is not defined in the strategy"):
         parse(docs)
-    docs.append({"kind": "ConfigMap", "metadata": {"name": "etcd-scripts"}, "data": {"run": "exec etcd"}})
+    docs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "etcd-scripts"}, "data": {"run": "exec etcd"}})
     m = parse(docs)
     assert m.config_maps == {"etcd-scripts": {"run": "exec etcd"}}
     assert m.statefulset.volumes[0] == Volume("scripts", "configMap", "etcd-scripts", 0o755, (("run", "run.sh", None),))
@@ -209,7 +209,7 @@ def test_non_headless_service_is_refused(docs):
 
 
 def test_document_that_is_not_a_mapping_is_refused(docs):
-    with pytest.raises(ManifestError):
+    with pytest.raises(ManifestError, match="a YAML document is str, not a Kubernetes object"):
         parse([*docs, "stray text"])
 
 
