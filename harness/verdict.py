@@ -1,18 +1,27 @@
-"""The verdict: every checker run on one history, turned into pass or fail and reason words.
+"""The verdict: every checker run on one history, turned into pass, fail or undecided, and reason words.
 
 The reason words are what results.json, the report and the strategies'
 ``known_failures`` share. The checkers are pure functions of the history,
 so ``python -m harness.recheck`` computes the same verdict later from a kept
 history alone.
+
+A check that cannot decide is never counted as a pass: a key whose
+linearizability search ran out of budget, a member whose store could not
+be read (its data was compared with nothing), an acknowledged write whose
+survival hangs on such a member. Each adds the reason ``undecided``. The
+verdict is three-valued: "fail" when any other reason holds (undecided may
+stand beside it), "undecided" when nothing failed but something could not
+be decided, "pass" only when every check decided and none failed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.checkers.availability import Availability, availability
-from harness.checkers.linearizability import KeyResult, check_linearizable
+from harness.checkers.linearizability import DEFAULT_BUDGET, KeyResult, check_linearizable
 from harness.checkers.logs import (
     Alarm,
     CrashLoop,
@@ -21,8 +30,8 @@ from harness.checkers.logs import (
     find_crash_loops,
     find_panics,
 )
-from harness.checkers.lost_writes import LostWrite, find_lost_writes
-from harness.checkers.one_cluster import SPLIT, Finding, check_one_cluster
+from harness.checkers.lost_writes import LAGGING, LOST, UNDECIDED, LostWrite, find_lost_writes
+from harness.checkers.one_cluster import DIVERGED, NOT_JOINED, SPLIT, UNREADABLE, Finding, check_one_cluster
 from harness.checkers.revisions import Regression, find_regressions
 from harness.history import History
 
@@ -35,9 +44,15 @@ REASONS = (
     "lost-writes",
     "not-linearizable",
     "split-brain",
+    "diverged-member",
+    "corrupt",
     "revision-regressed",
+    "undecided",
 )
 """Every reason judge can give, in the order it gives them."""
+
+DEFAULT_SEARCH_BUDGET = DEFAULT_BUDGET
+"""Configurations one key's linearizability search may explore; past it the key is undecided."""
 
 FINDINGS_KEPT = 20
 """Findings of one kind written to results.json; the history keeps every operation for the rest."""
@@ -71,6 +86,54 @@ class Verdict:
     def not_linearizable(self) -> list[KeyResult]:
         return [k for k in self.linearizability if k.linearizable is False]
 
+    def writes(self, kind: str) -> list[LostWrite]:
+        """The lost-writes check's findings of one kind (lost, undecided, lagging)."""
+        return [w for w in self.lost_writes if w.kind == kind]
+
+    @property
+    def undecided(self) -> list[str]:
+        """What could not be decided, one line each: the ``undecided`` reason's findings."""
+        keys = [k.describe() for k in self.linearizability if k.linearizable is None]
+        stores = [f.text for f in self.one_cluster if f.kind == UNREADABLE]
+        writes = self.writes(UNDECIDED)
+        counted = [f"{len(writes)} acknowledged writes may be lost: their holders fall short of a majority only by "
+                   "members that could not be read"] if writes else []
+        return keys + stores + counted
+
+    def headline(self, started: float) -> str:
+        """The one sentence that explains the verdict, from the most telling finding: "" on a pass.
+
+        Two clusters or lost data first (they say the deployment is unsafe
+        whatever else happened), then a member's own failure (a panic, a crash
+        loop: usually why it did not recover), then availability, then what
+        could not be decided.
+        """
+        for reason, line in self._explanations(started):
+            if reason in self.reasons and line:
+                return line
+        return ""
+
+    def _explanations(self, started: float) -> Iterator[tuple[str, str]]:
+        """(reason, sentence) candidates in the order a reader should see them; each computed only when asked."""
+        alarm_lines = {a.label: f"{a.pod}: {a.line}" for a in reversed(self.alarms)}
+        kinds = {f.kind: f.text for f in reversed(self.one_cluster)}
+        yield "split-brain", kinds.get(SPLIT) or alarm_lines.get("cluster-id-mismatch", "")
+        lost = self.writes(LOST)
+        yield "lost-writes", f"{len(lost)} acknowledged writes lost, e.g. {lost[0].describe(started)}" if lost else ""
+        yield "diverged-member", kinds.get(DIVERGED, "")
+        yield "corrupt", f"etcd's corruption check fired: {alarm_lines.get('corrupt', '')}"
+        bad = self.not_linearizable
+        yield "not-linearizable", f"key {bad[0].key}: {bad[0].summary}" if bad else ""
+        yield "revision-regressed", self.regressions[0].describe(started) if self.regressions else ""
+        yield "panic", f"{self.panics[0].pod} panicked: {self.panics[0].message}" if self.panics else ""
+        if self.crash_loops:
+            c = self.crash_loops[0]
+            yield "crash-loop", f"{c.pod} kept crashing ({c.crashes} times)" + (f": {c.cause}" if c.cause else "")
+        yield "not-recovered", kinds.get(NOT_JOINED) or "not whole again: " + "; ".join(self.problems_at_end[:3])
+        yield "quorum-lost", f"nothing committed for {self.max_write_outage_s} s"
+        yield "fault-incomplete", f"the fault did not fully happen: {'; '.join(self.fault_errors)}"
+        yield "undecided", f"could not decide: {self.undecided[0]}" if self.undecided else ""
+
     def summary(self, started: float) -> dict[str, Any]:
         """The verdict's part of a results.json entry: plain data, times relative to ``started``."""
         return {
@@ -82,43 +145,56 @@ class Verdict:
             "max_write_outage_s": self.max_write_outage_s,
             "quorum_fraction": round(self.availability.quorum_fraction, 4),
             "recovery_s": self.recovery_s,
-            "lost_writes": len(self.lost_writes),
-            "lost_write_examples": [w.describe(started) for w in self.lost_writes[:FINDINGS_KEPT]],
+            "lost_writes": len(self.writes(LOST)),
+            "lost_write_examples": [w.describe(started) for w in self.writes(LOST)[:FINDINGS_KEPT]],
+            "undecided_writes": len(self.writes(UNDECIDED)),
+            "undecided_write_examples": [w.describe(started) for w in self.writes(UNDECIDED)[:FINDINGS_KEPT]],
+            "lagging_writes": len(self.writes(LAGGING)),
+            "lagging_write_examples": [w.describe(started) for w in self.writes(LAGGING)[:FINDINGS_KEPT]],
             "not_linearizable": [k.describe() for k in self.not_linearizable],
             "linearizability_unknown": [k.describe() for k in self.linearizability if k.linearizable is None],
             "one_cluster": [f"{f.kind}: {f.text}" for f in self.one_cluster],
             "revision_regressions": [r.describe(started) for r in self.regressions[:FINDINGS_KEPT]],
+            "undecided": self.undecided,
+            "headline": self.headline(started),
             "problems_at_end": self.problems_at_end,
             "fault_errors": self.fault_errors,
             "hazards_at_end": self.hazards_at_end,
         }
 
 
-def judge(history: History, outage_budget: float) -> Verdict:
+def judge(history: History, outage_budget: float, search_budget: int = DEFAULT_SEARCH_BUDGET) -> Verdict:
+    """Run every checker; ``search_budget`` bounds each key's linearizability search (past it: undecided)."""
     panics = find_panics(history.logs)
     alarms = find_alarms(history.logs)
     loops = find_crash_loops(history.events, panics, alarms)
     available = availability(history)
     lost = find_lost_writes(history)
-    keys = check_linearizable(history)
+    keys = check_linearizable(history, budget=search_budget)
     one = check_one_cluster(history)
     regressions = find_regressions(history)
     incomplete = [f"{f.fault}: {f.error}" for f in history.faults if f.error]
+    kinds = {f.kind for f in one}
     failed = {
         "panic": bool(panics),
         "crash-loop": bool(loops),
         "quorum-lost": available.longest_outage_s > outage_budget,
         "not-recovered": available.recovery_s is None,
         "fault-incomplete": bool(incomplete),
-        "lost-writes": bool(lost),
+        "lost-writes": any(w.kind == LOST for w in lost),
         "not-linearizable": any(k.linearizable is False for k in keys),
-        "split-brain": any(f.kind == SPLIT for f in one) or any(a.label == "cluster-id-mismatch" for a in alarms),
+        "split-brain": SPLIT in kinds or any(a.label == "cluster-id-mismatch" for a in alarms),
+        "diverged-member": DIVERGED in kinds,
+        "corrupt": any(a.label == "corrupt" for a in alarms),
         "revision-regressed": bool(regressions),
+        "undecided": any(k.linearizable is None for k in keys)
+        or UNREADABLE in kinds
+        or any(w.kind == UNDECIDED for w in lost),
     }
     reasons = [reason for reason in REASONS if failed[reason]]
     final = history.snapshots[-1] if history.snapshots else None
     return Verdict(
-        verdict="fail" if reasons else "pass",
+        verdict="pass" if not reasons else "undecided" if reasons == ["undecided"] else "fail",
         reasons=reasons,
         panics=panics,
         crash_loops=loops,
