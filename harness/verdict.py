@@ -69,7 +69,9 @@ class Verdict:
     problems_at_end: list[str] = field(default_factory=list)
     fault_errors: list[str] = field(default_factory=list)
     hazards_at_end: list[str] = field(default_factory=list)
-    lost_writes: list[LostWrite] = field(default_factory=list)
+    lost_writes: list[LostWrite] = field(default_factory=list)  # really lost: fewer than a majority hold them
+    undecided_writes: list[LostWrite] = field(default_factory=list)  # short of a majority only by unread stores
+    lagging_writes: list[LostWrite] = field(default_factory=list)  # the majority holds them, some member lacks them
     linearizability: list[KeyResult] = field(default_factory=list)
     one_cluster: list[Finding] = field(default_factory=list)
     regressions: list[Regression] = field(default_factory=list)
@@ -86,16 +88,12 @@ class Verdict:
     def not_linearizable(self) -> list[KeyResult]:
         return [k for k in self.linearizability if k.linearizable is False]
 
-    def writes(self, kind: str) -> list[LostWrite]:
-        """The lost-writes check's findings of one kind (lost, undecided, lagging)."""
-        return [w for w in self.lost_writes if w.kind == kind]
-
     @property
     def undecided(self) -> list[str]:
         """What could not be decided, one line each: the ``undecided`` reason's findings."""
         keys = [k.describe() for k in self.linearizability if k.linearizable is None]
         stores = [f.text for f in self.one_cluster if f.kind == UNREADABLE]
-        writes = self.writes(UNDECIDED)
+        writes = self.undecided_writes
         counted = [f"{len(writes)} acknowledged writes may be lost: their holders fall short of a majority only by "
                    "members that could not be read"] if writes else []
         return keys + stores + counted
@@ -118,7 +116,7 @@ class Verdict:
         alarm_lines = {a.label: f"{a.pod}: {a.line}" for a in reversed(self.alarms)}
         kinds = {f.kind: f.text for f in reversed(self.one_cluster)}
         yield "split-brain", kinds.get(SPLIT) or alarm_lines.get("cluster-id-mismatch", "")
-        lost = self.writes(LOST)
+        lost = self.lost_writes
         yield "lost-writes", f"{len(lost)} acknowledged writes lost, e.g. {lost[0].describe(started)}" if lost else ""
         yield "diverged-member", kinds.get(DIVERGED, "")
         yield "corrupt", f"etcd's corruption check fired: {alarm_lines.get('corrupt', '')}"
@@ -145,12 +143,12 @@ class Verdict:
             "max_write_outage_s": self.max_write_outage_s,
             "quorum_fraction": round(self.availability.quorum_fraction, 4),
             "recovery_s": self.recovery_s,
-            "lost_writes": len(self.writes(LOST)),
-            "lost_write_examples": [w.describe(started) for w in self.writes(LOST)[:FINDINGS_KEPT]],
-            "undecided_writes": len(self.writes(UNDECIDED)),
-            "undecided_write_examples": [w.describe(started) for w in self.writes(UNDECIDED)[:FINDINGS_KEPT]],
-            "lagging_writes": len(self.writes(LAGGING)),
-            "lagging_write_examples": [w.describe(started) for w in self.writes(LAGGING)[:FINDINGS_KEPT]],
+            "lost_writes": len(self.lost_writes),
+            "lost_write_examples": [w.describe(started) for w in self.lost_writes[:FINDINGS_KEPT]],
+            "undecided_writes": len(self.undecided_writes),
+            "undecided_write_examples": [w.describe(started) for w in self.undecided_writes[:FINDINGS_KEPT]],
+            "lagging_writes": len(self.lagging_writes),
+            "lagging_write_examples": [w.describe(started) for w in self.lagging_writes[:FINDINGS_KEPT]],
             "not_linearizable": [k.describe() for k in self.not_linearizable],
             "linearizability_unknown": [k.describe() for k in self.linearizability if k.linearizable is None],
             "one_cluster": [f"{f.kind}: {f.text}" for f in self.one_cluster],
@@ -169,7 +167,8 @@ def judge(history: History, outage_budget: float, search_budget: int = DEFAULT_S
     alarms = find_alarms(history.logs)
     loops = find_crash_loops(history.events, panics, alarms)
     available = availability(history)
-    lost = find_lost_writes(history)
+    writes = find_lost_writes(history)
+    lost, undecided = [w for w in writes if w.kind == LOST], [w for w in writes if w.kind == UNDECIDED]
     keys = check_linearizable(history, budget=search_budget)
     one = check_one_cluster(history)
     regressions = find_regressions(history)
@@ -181,7 +180,7 @@ def judge(history: History, outage_budget: float, search_budget: int = DEFAULT_S
         "quorum-lost": available.longest_outage_s > outage_budget,
         "not-recovered": available.recovery_s is None,
         "fault-incomplete": bool(incomplete),
-        "lost-writes": any(w.kind == LOST for w in lost),
+        "lost-writes": bool(lost),
         "not-linearizable": any(k.linearizable is False for k in keys),
         "split-brain": SPLIT in kinds or any(a.label == "cluster-id-mismatch" for a in alarms),
         "diverged-member": DIVERGED in kinds,
@@ -189,7 +188,7 @@ def judge(history: History, outage_budget: float, search_budget: int = DEFAULT_S
         "revision-regressed": bool(regressions),
         "undecided": any(k.linearizable is None for k in keys)
         or UNREADABLE in kinds
-        or any(w.kind == UNDECIDED for w in lost),
+        or bool(undecided),
     }
     reasons = [reason for reason in REASONS if failed[reason]]
     final = history.snapshots[-1] if history.snapshots else None
@@ -204,6 +203,8 @@ def judge(history: History, outage_budget: float, search_budget: int = DEFAULT_S
         fault_errors=incomplete,
         hazards_at_end=final.hazards() if final else [],
         lost_writes=lost,
+        undecided_writes=undecided,
+        lagging_writes=[w for w in writes if w.kind == LAGGING],
         linearizability=keys,
         one_cluster=one,
         regressions=regressions,

@@ -250,6 +250,7 @@ def test_a_write_only_a_wiped_member_lacks_is_lagging_not_lost(whole):
     stores = [store("etcd-0", (2, "/k", "a")), store("etcd-1", (2, "/k", "a")), store("etcd-2")]
     v = judge(history(snapshots=whole, operations=[put("c1", "/k", "a", 1, revision=2)], stores=stores), BUDGET)
     assert (v.verdict, v.reasons) == ("pass", [])
+    assert (v.lost_writes, [w.operation.value for w in v.lagging_writes]) == ([], ["a"])
     summary = v.summary(START)
     assert (summary["lost_writes"], summary["lagging_writes"]) == (0, 1)
     assert "survived: held by 2 of 3 voting members (etcd-0, etcd-1); etcd-2 ends at revision 1" in (
