@@ -61,14 +61,17 @@ def acknowledged_writes(history: History) -> list[Operation]:
 
 
 def voting_members(history: History) -> int:
-    """How many voting members the cluster had at the end: the largest list any member gave, else the stores.
+    """How many voting members the cluster counts at the end: every voting member any member lists, else the stores.
 
-    The largest list makes the majority hardest to reach, so a member the
-    cluster still counts on but that lost the write is never left out.
+    The union, not one member's list: when the cluster has fallen apart
+    (each member listing only itself after a ``--force-new-cluster``), a
+    write one fragment holds is not held by a majority of the members the
+    deployment runs.
     """
     final = history.snapshots[-1] if history.snapshots else None
-    lists = [sum(1 for _, _, learner in v.members if not learner) for v in (final.views if final else ()) if not v.error]
-    return max(lists, default=0) or len(history.stores)
+    answered = [v for v in final.views if not v.error] if final else []
+    voters = {member_id for v in answered for member_id, _, learner in v.members if not learner}
+    return len(voters) or len(history.stores)
 
 
 def find_lost_writes(history: History) -> list[LostWrite]:

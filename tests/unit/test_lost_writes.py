@@ -170,3 +170,12 @@ def test_every_write_is_undecided_when_no_store_could_be_read():
 def test_every_write_is_undecided_when_no_store_was_read_at_all():
     [w] = find_lost_writes(history(operations=[put("c1", "/k", "a", 1, revision=2)]))
     assert (w.kind, w.missing_on) == (UNDECIDED, ("no member's store was read",))
+
+
+def test_members_that_each_list_only_themselves_still_count_as_three_voters(make_snapshot, make_views):
+    # after --force-new-cluster each fragment lists itself alone: one holder is not a majority of the three
+    views = [replace(v, members=((f"id{i}", f"etcd-{i}", False),)) for i, v in enumerate(make_views())]
+    written = put("c1", "/k", "a", 1, revision=2, member=2)
+    stores = [store("etcd-0", (2, "/k", "b")), store("etcd-1", (2, "/k", "b")), store("etcd-2", (2, "/k", "a"))]
+    [lost] = find_lost_writes(history(operations=[written], stores=stores, snapshots=[make_snapshot(views)]))
+    assert (lost.kind, lost.held_by, lost.voters) == (LOST, ("etcd-2",), 3)
