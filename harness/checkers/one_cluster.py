@@ -42,6 +42,8 @@ NOT_JOINED = "not-joined"
 """A member listed with no etcd answering as it: why a member never rejoined."""
 REFUSALS = ("member-add-rejected", "already-bootstrapped", "removed-member", "membership-mismatch")
 """Alarm labels (checkers.logs) that say why a member was refused by, or refused, its cluster."""
+MAX_REFUSALS = 2
+"""Distinct refusal lines named (the last ones found): members log the same refusal again on every try."""
 
 
 @dataclass(frozen=True)
@@ -233,18 +235,22 @@ def unjoined_members(history: History) -> list[Finding]:
                 listed.setdefault(member_id, (name, []))[1].append(view.pod)
     if not listed:
         return []
-    refusals = [a for a in find_alarms(history.logs) if a.label in REFUSALS]
+    said: dict[str, list[str]] = {}  # a refusal line -> the pods that logged it
+    for alarm in find_alarms(history.logs):
+        if alarm.label in REFUSALS:
+            pods = said.pop(alarm.line, [])
+            said[alarm.line] = pods if alarm.pod in pods else [*pods, alarm.pod]
+    refused = "; ".join(f"{', '.join(pods)}: {line}" for line, pods in list(said.items())[-MAX_REFUSALS:])
     found = []
     for member_id, (name, by) in sorted(listed.items()):
-        who = f"member {member_id} ({name or 'never started'})"
+        who = f"{name} (member {member_id})" if name else f"member {member_id} (never started)"
         text = f"{who} is still listed by {', '.join(sorted(by))} but no running etcd answers as it"
         pod = next((v for v in final.views if v.pod == name), None) if final else None
         if pod is not None and pod.error:
             text += f" ({pod.pod}: {pod.error})"
-        lines = [f"{a.pod} ({a.label}): {a.line}" for a in refusals]
-        if lines:
-            text += "; refused: " + "; ".join(dict.fromkeys(lines[-3:]))
-        found.append(Finding(NOT_JOINED, text))
+        elif pod is None and name:
+            text += f" (no pod {name} exists)"
+        found.append(Finding(NOT_JOINED, text + (f"; refused: {refused}" if refused else "")))
     return found
 
 

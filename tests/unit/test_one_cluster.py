@@ -193,18 +193,23 @@ def test_a_learner_left_in_the_member_list_is_reported_once(make_snapshot, make_
     views = [replace(v, members=members) for v in make_views()]
     h = history(snapshots=[make_snapshot(views, time=START + 29)])
     assert end_state(h)[0] == Finding("learner", "etcd-0 still lists learner etcd-3")
-    assert [f.kind for f in end_state(h)] == ["learner", NOT_JOINED]
+    assert end_state(h)[1] == Finding(
+        NOT_JOINED,
+        "etcd-3 (member id3) is still listed by etcd-0, etcd-1, etcd-2 but no running etcd answers as it "
+        "(no pod etcd-3 exists)",
+    )
 
 
 def test_members_that_did_not_answer_at_the_end_do_not_disagree_but_are_named_as_not_joined(make_snapshot, make_views):
     views = make_views()
     views[2] = MemberView("etcd-2", None, error="pod is Pending")
     assert end_state(history(snapshots=[make_snapshot(views, time=START + 29)])) == [
-        Finding(NOT_JOINED, "member id2 (etcd-2) is still listed by etcd-0, etcd-1 but no running etcd answers as it "
+        Finding(NOT_JOINED, "etcd-2 (member id2) is still listed by etcd-0, etcd-1 but no running etcd answers as it "
                 "(etcd-2: pod is Pending)")
     ]
 
 
+REMOVED = '{"level":"warn","msg":"the member has been permanently removed from the cluster"}'
 REJECTED = (
     '{"level":"warn","msg":"rejecting member add request; local member has not been connected to all peers, '
     'reconfigure breaks active quorum","local-member-id":"id0"}'
@@ -214,13 +219,14 @@ REJECTED = (
 def test_a_member_never_rejoined_is_named_with_the_peer_lines_that_refused_it(make_snapshot, make_views):
     views = make_views()
     views[2] = MemberView("etcd-2", "http://10.0.0.3:2379", error="[Errno 111] Connection refused")
-    h = history(snapshots=[make_snapshot(views, time=START + 29)], logs={"etcd-0": [REJECTED], "etcd-1": ["ok"]})
-    [finding] = unjoined_members(h)
+    logs = {"etcd-0": [REJECTED, f"{REJECTED}\n{REJECTED}"], "etcd-1": [REJECTED], "etcd-2": [REMOVED, REMOVED]}
+    [finding] = unjoined_members(history(snapshots=[make_snapshot(views, time=START + 29)], logs=logs))
     assert finding == Finding(
         NOT_JOINED,
-        "member id2 (etcd-2) is still listed by etcd-0, etcd-1 but no running etcd answers as it "
-        "(etcd-2: [Errno 111] Connection refused); refused: etcd-0 (member-add-rejected): rejecting member add "
-        "request; local member has not been connected to all peers, reconfigure breaks active quorum",
+        "etcd-2 (member id2) is still listed by etcd-0, etcd-1 but no running etcd answers as it "
+        "(etcd-2: [Errno 111] Connection refused); refused: etcd-0, etcd-1: rejecting member add "
+        "request; local member has not been connected to all peers, reconfigure breaks active quorum; "
+        "etcd-2: the member has been permanently removed from the cluster",
     )
 
 
