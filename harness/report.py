@@ -765,7 +765,7 @@ td.unexpected a{color:#fff}td.empty{color:#999}a.run{font-size:11px;margin-left:
 .badge{padding:1px 6px;border-radius:3px;font-weight:bold}.badge.pass{background:#e5f5e0}
 .badge.declared{background:#fee6ce}.badge.unexpected{background:#de2d26;color:#fff}
 section.scenario{border-top:1px solid #ddd;padding:.3em 0}summary{cursor:pointer;font-size:15px}
-p.headline{font-weight:bold;font-size:15px;margin:.4em 0}.badge.undecided{background:#fff3bf}
+p.headline{font-weight:bold;font-size:15px;margin:.4em 0}
 pre{background:#f6f6f6;padding:6px;overflow-x:auto;font-size:12px;max-height:20em}
 .facts{color:#555}.legend span.sw{display:inline-block;width:12px;height:10px;margin:0 3px 0 10px;
 vertical-align:middle}
