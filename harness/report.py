@@ -378,9 +378,19 @@ def _some(items: list[str], limit: int = MAX_ITEMS) -> str:
     return shown + (f"; and {len(items) - limit} more" if len(items) > limit else "")
 
 
+_MD_SPECIAL = str.maketrans({"\\": "\\\\", "<": "\\<", "&": "\\&", "|": "\\|", "`": "'", "*": "\\*"})
+
+
 def _md_escape(text: str) -> str:
-    """Make log text inert in Markdown: no table breaks, no HTML, no code spans."""
-    return html.escape(text, quote=False).replace("|", "\\|").replace("`", "'")
+    """Make log text inert in Markdown without HTML entities, which only some renderers decode.
+
+    A backslash before ``<`` and ``&`` keeps tags and entities from forming
+    (CommonMark escapes any ASCII punctuation), so "->" stays "->" in a
+    terminal as on GitHub; ``|`` would break a table row, ``*`` start
+    emphasis (``_`` does not inside words, so names keep it), and a
+    backtick a code span.
+    """
+    return text.translate(_MD_SPECIAL)
 
 
 def _unique(values: Iterable[str]) -> list[str]:
@@ -391,18 +401,37 @@ def _unique(values: Iterable[str]) -> list[str]:
 # the summary). Each is a list of descriptions; lost writes are counted apart, since only a few are kept.
 DATA_FINDINGS = (
     ("lost_write_examples", "acknowledged writes lost", "lost writes"),
+    ("undecided_write_examples", "acknowledged writes undecided", "writes undecided"),
     ("not_linearizable", "not linearizable", "not linearizable"),
-    ("linearizability_unknown", "linearizability unknown", "linearizability unknown"),
+    ("linearizability_unknown", "linearizability undecided", "linearizability undecided"),
     ("one_cluster", "two clusters / one cluster", "one cluster"),
     ("revision_regressions", "revisions went back", "revisions went back"),
+    ("lagging_write_examples", "acknowledged writes a lagging member lacks", "lagging writes"),
 )
+_COUNTED = {"lost_write_examples": "lost_writes", "undecided_write_examples": "undecided_writes",
+            "lagging_write_examples": "lagging_writes"}
+"""Findings counted apart from the examples kept: only a few of them are written to results.json."""
 
 
 def finding_count(record: dict[str, Any], key: str) -> int:
     """How many findings of one kind a record has; records from before a check simply have none."""
-    if key == "lost_write_examples":
-        return record.get("lost_writes") or 0
+    if key in _COUNTED:
+        return record.get(_COUNTED[key]) or 0
     return len(record.get(key) or [])
+
+
+def declaration(record: dict[str, Any]) -> str:
+    """What the strategy declares for this run, in words; records from before the reason was kept say less."""
+    declared = record.get("declared")
+    if record["expected"] == "pass":
+        return "no declaration (expected to pass)"
+    how = "declared to fail sometimes" if record["expected"] == "sometimes" else "declared to fail"
+    return f"{how} for {declared['reason']}" if declared else how
+
+
+def headline(record: dict[str, Any]) -> str:
+    """The sentence that explains a run's failure (kept in results.json since it was written; "" before)."""
+    return record.get("headline") or ""
 
 
 def _crash_loop(loop: dict[str, Any]) -> str:
@@ -416,19 +445,23 @@ def _alarm(alarm: dict[str, Any]) -> str:
 
 
 def failure_block(cell: results.Cell, report_dir: Path) -> list[str]:
-    """A few lines on one failing or unexpected cell, over all its runs."""
+    """A few lines on one failing or unexpected cell, over all its runs: the explaining sentence first."""
     runs = cell.records
-    failed = [r for r in runs if r["verdict"] == "fail"]
-    declared = {"fail": "declared to fail", "sometimes": "declared to fail sometimes"}.get(
-        runs[0]["expected"], "declared to pass"
-    )
+    failed = [r for r in runs if r["verdict"] != "pass"]
+    declared = declaration(runs[0])
+    word = "FAIL" if any(r["verdict"] == "fail" for r in failed) else "UNDECIDED"
     reasons = ", ".join(_unique(reason for r in failed for reason in r["reasons"]))
-    outcome = f"FAIL({reasons}) in {len(failed)} of {len(runs)} runs" if failed else f"passed all {len(runs)} runs"
-    lines = [f"### {cell.strategy} × {cell.fault}: {_STATUS_TEXT[cell.status]}", "", f"- {outcome}; {declared}"]
+    outcome = f"{word}({reasons}) in {len(failed)} of {len(runs)} runs" if failed else f"passed all {len(runs)} runs"
+    lines = [f"### {cell.strategy} × {cell.fault}: {_STATUS_TEXT[cell.status]}", ""]
+    lines += [f"- **{_clip(_md_escape(h))}**" for h in _unique(headline(r) for r in failed) if h][:MAX_ITEMS]
+    lines.append(f"- {outcome}; {declared}")
+    if cell.flaky:
+        lines.append(f"- flaky: {_md_escape(cell.differences)}")
     items = {
         "panics": _unique(f"{p['member']}: {p['message']}" for r in failed for p in r["panics"]),
         "crash loops": _unique(_crash_loop(c) for r in failed for c in r["crash_loops"]),
         "alarms": _unique(_alarm(a) for r in failed for a in r.get("alarms", [])),
+        "could not decide": _unique(u for r in failed for u in r.get("undecided", [])),
         "at the end": _unique(p for r in failed for p in r["problems_at_end"]),
         "fault errors": _unique(e for r in failed for e in r["fault_errors"]),
         "hazards": _unique(h for r in failed for h in r.get("hazards_at_end", [])),
@@ -446,16 +479,24 @@ def failure_block(cell: results.Cell, report_dir: Path) -> list[str]:
     return [*lines, ""]
 
 
+def tally(records: list[dict[str, Any]]) -> str:
+    """The one line over a whole report: how many passed, failed, could not be decided, differ, are flaky."""
+    count = {v: sum(r["verdict"] == v for r in records) for v in ("pass", "fail", "undecided")}
+    surprises = sum(not results.as_declared(r) for r in records)
+    flaky = sum(c.flaky for c in results.grid(records).cells())
+    return (
+        f"{len(records)} scenarios: {count['pass']} passed, {count['fail']} failed, {count['undecided']} undecided, "
+        f"{surprises} differ from what their strategy declares (marked !); {flaky} flaky cells (marked ~)"
+    )
+
+
 def markdown(records: list[dict[str, Any]], report_dir: Path) -> str:
     """The matrix (the same rows as the terminal's), then one short block per cell worth a look."""
-    failed = sum(r["verdict"] == "fail" for r in records)
-    surprises = sum(results.unexpected(r) for r in records)
     rows = [[_md_escape(value) for value in row] for row in results.table(records)]
     lines = [
         "## etcd-chaos matrix",
         "",
-        f"{len(records)} scenarios: {len(records) - failed} passed, {failed} failed, {surprises} differ from "
-        + "what their strategy declares (marked `!`).",
+        tally(records) + ".",
         "",
         "| " + " | ".join(rows[0]) + " |",
         "|" + "---|" * len(rows[0]),
@@ -724,6 +765,7 @@ td.unexpected a{color:#fff}td.empty{color:#999}a.run{font-size:11px;margin-left:
 .badge{padding:1px 6px;border-radius:3px;font-weight:bold}.badge.pass{background:#e5f5e0}
 .badge.declared{background:#fee6ce}.badge.unexpected{background:#de2d26;color:#fff}
 section.scenario{border-top:1px solid #ddd;padding:.3em 0}summary{cursor:pointer;font-size:15px}
+p.headline{font-weight:bold;font-size:15px;margin:.4em 0}
 pre{background:#f6f6f6;padding:6px;overflow-x:auto;font-size:12px;max-height:20em}
 .facts{color:#555}.legend span.sw{display:inline-block;width:12px;height:10px;margin:0 3px 0 10px;
 vertical-align:middle}
@@ -778,7 +820,8 @@ def _matrix_html(records: list[dict[str, Any]], anchors: dict[int, str]) -> str:
                 text = f'<a href="#{links[0]}">{text}</a>'
             if len(links) > 1:
                 text += "".join(f'<a class="run" href="#{a}">{i}</a>' for i, a in enumerate(links, 1))
-            tds.append(f'<td class="{c.status}">{text}</td>')
+            flaky = f' title="flaky: {_e(c.differences)}"' if c.flaky else ""
+            tds.append(f'<td class="{c.status}"{flaky}>{text}</td>')
         body.append(f"<tr><th>{_e(strategy)}</th>{''.join(tds)}</tr>")
     return f'<table class="matrix"><tr>{head}</tr>{"".join(body)}</table>'
 
@@ -856,7 +899,7 @@ def _alarms(alarms: list[dict[str, Any]], history: History | None) -> list[str]:
 
 def _facts(record: dict[str, Any]) -> str:
     recovery = "never recovered" if record["recovery_s"] is None else f"recovered after {record['recovery_s']} s"
-    facts = [f"declared: {record['expected']}", f"longest time without a commit {record['max_write_outage_s']} s"]
+    facts = [declaration(record), f"longest time without a commit {record['max_write_outage_s']} s"]
     if record.get("quorum_fraction") is not None:
         facts.append(f"quorum {record['quorum_fraction']:.1%} of the time")
     facts.append(recovery)
@@ -894,7 +937,8 @@ def scenario_section(record: dict[str, Any], history: History | None, anchor: st
     verdict = record["verdict"].upper() + (" (unexpected)" if status == "unexpected" else "")
     reasons = ", ".join(record["reasons"])
     picture = svg(timeline(history)) if history is not None else ""
-    body = [_facts(record), _steps(record), picture, *_findings(record, history), files]
+    explained = f'<p class="headline">{_e(headline(record))}</p>' if headline(record) else ""
+    body = [explained, _facts(record), _steps(record), picture, *_findings(record, history), files]
     return (
         f'<section class="scenario" id="{anchor}"><details{" open" if status != "pass" else ""}>'
         f'<summary><b>{_e(title)}</b> <span class="badge {status}">{_e(verdict)}</span> {_e(reasons)}</summary>'
@@ -923,24 +967,29 @@ def html_page(records: list[dict[str, Any]], report_dir: Path) -> str:
                 scenario_section(record, history, anchors[id(record)], title, _links(directory, report_dir))
             )
     failing = failing_cells(records)
-    index = "".join(
-        f'<li><a href="#{anchors[id(c.records[0])]}">{_e(c.strategy)} × {_e(c.fault)}</a>: {_e(c.text)} '
-        f"({_STATUS_TEXT[c.status]})</li>"
-        for c in failing
-    )
-    failed = sum(r["verdict"] == "fail" for r in records)
+    index = "".join(_failure_item(c, anchors) for c in failing)
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>etcd-chaos report</title>'
         f"<style>{_css()}</style></head><body><h1>etcd-chaos report</h1>"
-        f"<p>{len(records)} scenarios: {len(records) - failed} passed, {failed} failed, "
-        f"{sum(results.unexpected(r) for r in records)} differ from what their strategy declares "
-        '(<span class="badge unexpected">red</span>; declared failures '
-        '<span class="badge declared">orange</span>).</p>'
+        f"<p>{_e(tally(records))}: differing cells are "
+        '<span class="badge unexpected">red</span>, declared failures '
+        '<span class="badge declared">orange</span>.</p>'
         f'<h2>Matrix</h2><div class="wide">{_matrix_html(records, anchors)}</div>'
         + (f"<h2>Failures</h2><ul>{index}</ul>" if failing else "")
         + f"<h2>Scenarios</h2>{_legend()}"
         + "".join(sections)
         + "</body></html>\n"
+    )
+
+
+def _failure_item(c: results.Cell, anchors: dict[int, str]) -> str:
+    """One failing cell in the page's index: its explaining sentences first, then the cell and, if flaky, its runs."""
+    said = _unique(headline(r) for r in c.records if r["verdict"] != "pass" and headline(r))[:MAX_ITEMS]
+    flaky = f"<br>flaky: {_e(c.differences)}" if c.flaky else ""
+    return (
+        f'<li><a href="#{anchors[id(c.records[0])]}">{_e(c.strategy)} × {_e(c.fault)}</a>: '
+        + "".join(f"<b>{_e(h)}</b><br>" for h in said)
+        + f"{_e(c.text)} ({_STATUS_TEXT[c.status]}; {_e(declaration(c.records[0]))}){flaky}</li>"
     )
 
 

@@ -2,7 +2,15 @@
 
 ``grid`` is the one place that groups records into cells; the terminal
 matrix here and the Markdown and HTML reports (harness/report.py) all render
-its rows, so they can never disagree about what a cell says.
+its rows, so they can never disagree about what a cell says. ``as_declared``
+is the one place that decides whether a run went as its strategy declares:
+the matrix's ``!``, a cell's status and the pytest outcome all ask it.
+
+A cell's text is its runs' outcome (``pass``, ``FAIL(reasons)``, or
+``UNDECIDED(undecided)`` when nothing failed but a check could not decide),
+then ``passes/N`` with several runs, ``~`` when the runs disagree (flaky:
+different verdicts or different reasons), ``!`` when a run differs from the
+declaration.
 """
 
 from __future__ import annotations
@@ -26,24 +34,67 @@ def write(records: list[dict[str, Any]], directory: Path) -> Path:
     return path
 
 
-def unexpected(record: dict[str, Any]) -> bool:
-    """Whether a run's verdict differs from what its strategy declares (pytest fails exactly these)."""
-    if record["expected"] == "sometimes":
-        return False  # a failure is checked for its declared reason by the test itself
-    return (record["expected"] == "fail") != (record["verdict"] == "fail")
+def declared_reason(record: dict[str, Any]) -> str | None:
+    """The reason a strategy declares for this run's fault, or None (none declared, or a record from before it was kept)."""
+    declared = record.get("declared")
+    return declared["reason"] if declared else None
+
+
+def as_declared(record: dict[str, Any]) -> bool:
+    """Whether a run's verdict is what its strategy declares.
+
+    Declared to pass (no declaration): only a pass. Declared to fail for a
+    reason: a failure that reports that reason (a failure for another reason
+    is not as declared). Declared to fail sometimes: a pass, or such a
+    failure. An undecided verdict is never as declared unless ``undecided``
+    itself is the declared reason. Records from before the declared reason
+    was kept (no ``declared``) can only be held to fail or pass.
+    """
+    expected, verdict = record["expected"], record["verdict"]
+    if expected == "pass":
+        return verdict == "pass"
+    reason = declared_reason(record)
+    failed_so = verdict == "fail" if reason is None else verdict != "pass" and reason in record["reasons"]
+    return failed_so or (expected == "sometimes" and verdict == "pass")
+
+
+def outcome(records: list[dict[str, Any]]) -> str:
+    """What runs ended with: pass, FAIL(every reason any run gave), or UNDECIDED(...) when none failed but some could not decide."""
+    reasons = ",".join(sorted({reason for r in records for reason in r["reasons"]}))
+    verdicts = {r["verdict"] for r in records}
+    if "fail" in verdicts:
+        return f"FAIL({reasons})"
+    return f"UNDECIDED({reasons})" if "undecided" in verdicts else "pass"
 
 
 def cell(records: list[dict[str, Any]]) -> str:
-    """One matrix cell: every run's verdict, and whether it matched the declaration."""
-    verdicts = [r["verdict"] for r in records]
-    passed = verdicts.count("pass")
-    reasons = sorted({reason for r in records for reason in r["reasons"]})
-    text = "pass" if passed == len(verdicts) else f"FAIL({','.join(reasons)})"
-    if len(verdicts) > 1:
-        text += f" {passed}/{len(verdicts)}"
-    if any(unexpected(r) for r in records):
+    """One matrix cell: every run's verdict, how many passed, whether they disagree and whether they match the declaration."""
+    passed = sum(r["verdict"] == "pass" for r in records)
+    text = outcome(records)
+    if len(records) > 1:
+        text += f" {passed}/{len(records)}"
+    if disagree(records):
+        text += " ~"
+    if not all(as_declared(r) for r in records):
         text += " !"
     return text
+
+
+def disagree(records: list[dict[str, Any]]) -> bool:
+    """Whether repeated runs of one cell ended differently: another verdict or another set of reasons (flaky)."""
+    return len({(r["verdict"], frozenset(r["reasons"])) for r in records}) > 1
+
+
+def differences(records: list[dict[str, Any]]) -> str:
+    """How a flaky cell's runs ended, grouped: "runs 1, 3: pass; run 2: FAIL(quorum-lost)"; "" when they agree."""
+    if not disagree(records):
+        return ""
+    groups: dict[str, list[int]] = {}
+    for run, record in enumerate(records, 1):
+        groups.setdefault(outcome([record]), []).append(run)
+    return "; ".join(
+        f"run{'s' if len(runs) > 1 else ''} {', '.join(map(str, runs))}: {text}" for text, runs in groups.items()
+    )
 
 
 @dataclass(frozen=True)
@@ -63,9 +114,17 @@ class Cell:
         """How a reader should see the cell: unexpected outranks a declared failure, which outranks a pass."""
         if not self.records:
             return "empty"
-        if any(unexpected(r) for r in self.records):
+        if not all(as_declared(r) for r in self.records):
             return "unexpected"
-        return "declared" if any(r["verdict"] == "fail" for r in self.records) else "pass"
+        return "declared" if any(r["verdict"] != "pass" for r in self.records) else "pass"
+
+    @property
+    def flaky(self) -> bool:
+        return disagree(list(self.records))
+
+    @property
+    def differences(self) -> str:
+        return differences(list(self.records))
 
 
 @dataclass(frozen=True)
@@ -100,7 +159,7 @@ def table(records: list[dict[str, Any]]) -> list[list[str]]:
 
 
 def matrix(records: list[dict[str, Any]]) -> list[str]:
-    """Rows of strategies, columns of faults; ``!`` marks a cell that differs from its declaration."""
+    """Rows of strategies, columns of faults; ``~`` marks a flaky cell, ``!`` one that differs from its declaration."""
     rows = table(records)
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return ["  ".join(value.ljust(w) for value, w in zip(row, widths)).rstrip() for row in rows]

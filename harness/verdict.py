@@ -1,18 +1,27 @@
-"""The verdict: every checker run on one history, turned into pass or fail and reason words.
+"""The verdict: every checker run on one history, turned into pass, fail or undecided, and reason words.
 
 The reason words are what results.json, the report and the strategies'
 ``known_failures`` share. The checkers are pure functions of the history,
 so ``python -m harness.recheck`` computes the same verdict later from a kept
 history alone.
+
+A check that cannot decide is never counted as a pass: a key whose
+linearizability search ran out of budget, a member whose store could not
+be read (its data was compared with nothing), an acknowledged write whose
+survival hangs on such a member. Each adds the reason ``undecided``. The
+verdict is three-valued: "fail" when any other reason holds (undecided may
+stand beside it), "undecided" when nothing failed but something could not
+be decided, "pass" only when every check decided and none failed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.checkers.availability import Availability, availability
-from harness.checkers.linearizability import KeyResult, check_linearizable
+from harness.checkers.linearizability import DEFAULT_BUDGET, KeyResult, check_linearizable
 from harness.checkers.logs import (
     Alarm,
     CrashLoop,
@@ -21,8 +30,8 @@ from harness.checkers.logs import (
     find_crash_loops,
     find_panics,
 )
-from harness.checkers.lost_writes import LostWrite, find_lost_writes
-from harness.checkers.one_cluster import SPLIT, Finding, check_one_cluster
+from harness.checkers.lost_writes import LAGGING, LOST, UNDECIDED, LostWrite, find_lost_writes
+from harness.checkers.one_cluster import DIVERGED, NOT_JOINED, SPLIT, UNREADABLE, Finding, check_one_cluster
 from harness.checkers.revisions import Regression, find_regressions
 from harness.history import History
 
@@ -35,9 +44,15 @@ REASONS = (
     "lost-writes",
     "not-linearizable",
     "split-brain",
+    "diverged-member",
+    "corrupt",
     "revision-regressed",
+    "undecided",
 )
 """Every reason judge can give, in the order it gives them."""
+
+DEFAULT_SEARCH_BUDGET = DEFAULT_BUDGET
+"""Configurations one key's linearizability search may explore; past it the key is undecided."""
 
 FINDINGS_KEPT = 20
 """Findings of one kind written to results.json; the history keeps every operation for the rest."""
@@ -54,7 +69,9 @@ class Verdict:
     problems_at_end: list[str] = field(default_factory=list)
     fault_errors: list[str] = field(default_factory=list)
     hazards_at_end: list[str] = field(default_factory=list)
-    lost_writes: list[LostWrite] = field(default_factory=list)
+    lost_writes: list[LostWrite] = field(default_factory=list)  # really lost: fewer than a majority hold them
+    undecided_writes: list[LostWrite] = field(default_factory=list)  # short of a majority only by unread stores
+    lagging_writes: list[LostWrite] = field(default_factory=list)  # the majority holds them, some member lacks them
     linearizability: list[KeyResult] = field(default_factory=list)
     one_cluster: list[Finding] = field(default_factory=list)
     regressions: list[Regression] = field(default_factory=list)
@@ -71,6 +88,50 @@ class Verdict:
     def not_linearizable(self) -> list[KeyResult]:
         return [k for k in self.linearizability if k.linearizable is False]
 
+    @property
+    def undecided(self) -> list[str]:
+        """What could not be decided, one line each: the ``undecided`` reason's findings."""
+        keys = [k.describe() for k in self.linearizability if k.linearizable is None]
+        stores = [f.text for f in self.one_cluster if f.kind == UNREADABLE]
+        writes = self.undecided_writes
+        counted = [f"{len(writes)} acknowledged writes may be lost: their holders fall short of a majority only by "
+                   "members that could not be read"] if writes else []
+        return keys + stores + counted
+
+    def headline(self, started: float) -> str:
+        """The one sentence that explains the verdict, from the most telling finding: "" on a pass.
+
+        Two clusters or lost data first (they say the deployment is unsafe
+        whatever else happened), then a member's own failure (a panic, a crash
+        loop: usually why it did not recover), then availability, then what
+        could not be decided.
+        """
+        for reason, line in self._explanations(started):
+            if reason in self.reasons and line:
+                return line
+        return ""
+
+    def _explanations(self, started: float) -> Iterator[tuple[str, str]]:
+        """(reason, sentence) candidates in the order a reader should see them; each computed only when asked."""
+        alarm_lines = {a.label: f"{a.pod}: {a.line}" for a in reversed(self.alarms)}
+        kinds = {f.kind: f.text for f in reversed(self.one_cluster)}
+        yield "split-brain", kinds.get(SPLIT) or alarm_lines.get("cluster-id-mismatch", "")
+        lost = self.lost_writes
+        yield "lost-writes", f"{len(lost)} acknowledged writes lost, e.g. {lost[0].describe(started)}" if lost else ""
+        yield "diverged-member", kinds.get(DIVERGED, "")
+        yield "corrupt", f"etcd's corruption check fired: {alarm_lines.get('corrupt', '')}"
+        bad = self.not_linearizable
+        yield "not-linearizable", f"key {bad[0].key}: {bad[0].summary}" if bad else ""
+        yield "revision-regressed", self.regressions[0].describe(started) if self.regressions else ""
+        yield "panic", f"{self.panics[0].pod} panicked: {self.panics[0].message}" if self.panics else ""
+        if self.crash_loops:
+            c = self.crash_loops[0]
+            yield "crash-loop", f"{c.pod} kept crashing ({c.crashes} times)" + (f": {c.cause}" if c.cause else "")
+        yield "not-recovered", kinds.get(NOT_JOINED) or "not whole again: " + "; ".join(self.problems_at_end[:3])
+        yield "quorum-lost", f"nothing committed for {self.max_write_outage_s} s"
+        yield "fault-incomplete", f"the fault did not fully happen: {'; '.join(self.fault_errors)}"
+        yield "undecided", f"could not decide: {self.undecided[0]}" if self.undecided else ""
+
     def summary(self, started: float) -> dict[str, Any]:
         """The verdict's part of a results.json entry: plain data, times relative to ``started``."""
         return {
@@ -84,26 +145,35 @@ class Verdict:
             "recovery_s": self.recovery_s,
             "lost_writes": len(self.lost_writes),
             "lost_write_examples": [w.describe(started) for w in self.lost_writes[:FINDINGS_KEPT]],
+            "undecided_writes": len(self.undecided_writes),
+            "undecided_write_examples": [w.describe(started) for w in self.undecided_writes[:FINDINGS_KEPT]],
+            "lagging_writes": len(self.lagging_writes),
+            "lagging_write_examples": [w.describe(started) for w in self.lagging_writes[:FINDINGS_KEPT]],
             "not_linearizable": [k.describe() for k in self.not_linearizable],
             "linearizability_unknown": [k.describe() for k in self.linearizability if k.linearizable is None],
             "one_cluster": [f"{f.kind}: {f.text}" for f in self.one_cluster],
             "revision_regressions": [r.describe(started) for r in self.regressions[:FINDINGS_KEPT]],
+            "undecided": self.undecided,
+            "headline": self.headline(started),
             "problems_at_end": self.problems_at_end,
             "fault_errors": self.fault_errors,
             "hazards_at_end": self.hazards_at_end,
         }
 
 
-def judge(history: History, outage_budget: float) -> Verdict:
+def judge(history: History, outage_budget: float, search_budget: int = DEFAULT_SEARCH_BUDGET) -> Verdict:
+    """Run every checker; ``search_budget`` bounds each key's linearizability search (past it: undecided)."""
     panics = find_panics(history.logs)
     alarms = find_alarms(history.logs)
     loops = find_crash_loops(history.events, panics, alarms)
     available = availability(history)
-    lost = find_lost_writes(history)
-    keys = check_linearizable(history)
+    writes = find_lost_writes(history)
+    lost, undecided = [w for w in writes if w.kind == LOST], [w for w in writes if w.kind == UNDECIDED]
+    keys = check_linearizable(history, budget=search_budget)
     one = check_one_cluster(history)
     regressions = find_regressions(history)
     incomplete = [f"{f.fault}: {f.error}" for f in history.faults if f.error]
+    kinds = {f.kind for f in one}
     failed = {
         "panic": bool(panics),
         "crash-loop": bool(loops),
@@ -112,13 +182,18 @@ def judge(history: History, outage_budget: float) -> Verdict:
         "fault-incomplete": bool(incomplete),
         "lost-writes": bool(lost),
         "not-linearizable": any(k.linearizable is False for k in keys),
-        "split-brain": any(f.kind == SPLIT for f in one) or any(a.label == "cluster-id-mismatch" for a in alarms),
+        "split-brain": SPLIT in kinds or any(a.label == "cluster-id-mismatch" for a in alarms),
+        "diverged-member": DIVERGED in kinds,
+        "corrupt": any(a.label == "corrupt" for a in alarms),
         "revision-regressed": bool(regressions),
+        "undecided": any(k.linearizable is None for k in keys)
+        or UNREADABLE in kinds
+        or bool(undecided),
     }
     reasons = [reason for reason in REASONS if failed[reason]]
     final = history.snapshots[-1] if history.snapshots else None
     return Verdict(
-        verdict="fail" if reasons else "pass",
+        verdict="pass" if not reasons else "undecided" if reasons == ["undecided"] else "fail",
         reasons=reasons,
         panics=panics,
         crash_loops=loops,
@@ -128,6 +203,8 @@ def judge(history: History, outage_budget: float) -> Verdict:
         fault_errors=incomplete,
         hazards_at_end=final.hazards() if final else [],
         lost_writes=lost,
+        undecided_writes=undecided,
+        lagging_writes=[w for w in writes if w.kind == LAGGING],
         linearizability=keys,
         one_cluster=one,
         regressions=regressions,

@@ -37,6 +37,17 @@ ALARMS: dict[str, re.Pattern[str]] = {
     ),
     # The data dir is damaged or half there.
     "data-dir-broken": re.compile(r"failed to find database snapshot file|failed to recover v3 backend|database file .* does not exist"),
+    # A peer refused to add the member (3.4/3.5 etcdserver.mayAddMember and the v3 cluster server): adding it
+    # would leave too few started members for quorum, or a learner is not caught up.
+    "member-add-rejected": re.compile(r"rejecting member add request|rejected member add|reconfigure breaks active quorum"),
+    # etcd's own corruption checks (server/etcdserver/corrupt.go, 3.4 and 3.5): the initial check at start
+    # ("found data inconsistency with peers", fatal), the leader's periodic and compaction hash checks, and
+    # the CORRUPT alarm every member logs when it applies it (apply.go "alarm raised"; capnslog in 3.3).
+    "corrupt": re.compile(
+        r"found data inconsistency with peers|found hash mismatch|same compact revision then hashes must match|"
+        r"failed compaction hash check|must be less than or equal to leader's|"
+        r"\"alarm\":\"CORRUPT\"|alarm CORRUPT raised"
+    ),
 }
 """Lines that name why a member could not take part, by label."""
 

@@ -2,12 +2,24 @@
 
 Two clusters answering at once is the worst way a rejoin goes wrong: each
 acknowledges writes the other never sees. It shows as two cluster IDs among
-the members (a member that founded a new cluster of its own), or, when the
-ID was kept (``--force-new-cluster``), as key spaces that differ at the same
-revision. The second is checked on the members' stores read at the end: a
-hash of each member's key space against the most advanced member's, at the
-revision both reached, which is what ``etcdctl endpoint hashkv --rev`` compares, computed here from
-the histories so that the first differing revision can be named.
+the members (a member that founded a new cluster of its own), or, from the
+client history alone, as two acknowledged operations that give one revision
+different contents: one cluster gives each revision one transaction, so
+that proves two clusters even when one side cannot be read at the end.
+
+A member whose key space differs from the others' at a revision both
+reached, while a single cluster ID remains, is a diverged member: its own
+history parted from the cluster's (a wiped member bootstrapped again, a
+``--force-new-cluster``, a damaged store). It is checked on the members'
+stores read at the end: a hash of each member's key space against the most
+advanced member's, at the revision both reached, which is what ``etcdctl
+endpoint hashkv --rev`` compares, computed here from the histories so that
+the first differing revision can be named.
+
+The end state is described too: member lists that differ, learners left
+behind, members behind, members listed that nothing answers for (with the
+peers' log lines that refused them), and stores that could not be read,
+which leave the comparison undecided.
 """
 
 from __future__ import annotations
@@ -16,15 +28,27 @@ import hashlib
 from dataclasses import dataclass
 
 from clusters.observe import Store
-from harness.history import History
+from harness.checkers.linearizability import format_operation
+from harness.checkers.logs import find_alarms
+from harness.history import History, Operation
 
 SPLIT = "split-brain"
-"""Findings of this kind mean two clusters; the others describe the end state."""
+"""Findings of this kind mean two clusters."""
+DIVERGED = "diverged-member"
+"""Findings of this kind mean one member's history parted from its cluster's."""
+UNREADABLE = "unreadable"
+"""A member's store could not be read: whether it diverged is undecided."""
+NOT_JOINED = "not-joined"
+"""A member listed with no etcd answering as it: why a member never rejoined."""
+REFUSALS = ("member-add-rejected", "already-bootstrapped", "removed-member", "membership-mismatch")
+"""Alarm labels (checkers.logs) that say why a member was refused by, or refused, its cluster."""
+MAX_REFUSALS = 2
+"""Distinct refusal lines named (the last ones found): members log the same refusal again on every try."""
 
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # split-brain, member-lists, learner, behind
+    kind: str  # split-brain, diverged-member, unreadable, not-joined, member-lists, learner, behind
     text: str
 
 
@@ -94,11 +118,13 @@ def diverged_stores(stores: list[Store]) -> list[Finding]:
 
     Each member is compared at its own revision (or the reference's, if
     lower), so a member that is merely behind neither counts as diverged nor
-    hides a split between the others.
+    hides a split between the others. Under one cluster ID that is a
+    diverged member; under two, it is the second cluster's history.
     """
     readable = [s for s in stores if not s.error]
     if len(readable) < 2:
         return []
+    kind = SPLIT if len({s.cluster_id for s in readable}) > 1 else DIVERGED
     reference = max(readable, key=lambda s: s.revision)
     found = []
     for store in readable:
@@ -107,7 +133,7 @@ def diverged_stores(stores: list[Store]) -> list[Finding]:
         if store is not reference and theirs != ours:
             found.append(
                 Finding(
-                    SPLIT,
+                    kind,
                     f"{store.pod} and {reference.pod} hold different key spaces at revision {at} "
                     f"(hash {theirs} vs {ours})" + _first_difference(store, reference, at),
                 )
@@ -115,8 +141,56 @@ def diverged_stores(stores: list[Store]) -> list[Finding]:
     return found
 
 
+def _claims(op: Operation) -> tuple[tuple[str, str | None], bool] | None:
+    """What an acknowledged operation says revision ``op.revision`` holds: ((key, value), whether it wrote it).
+
+    A write's revision is the one its transaction made; a linearizable read's
+    is the store's revision it read at, so the key held that value then.
+    """
+    if op.outcome != "ok" or not op.revision:
+        return None
+    if op.kind == "put" or (op.kind == "cas" and op.succeeded):
+        return (op.key, op.value), True
+    if op.kind == "get" and not op.serializable:
+        return (op.key, op.value), False
+    return None
+
+
+def acknowledged_splits(history: History) -> list[Finding]:
+    """The first revision two acknowledged operations give different contents: two clusters, from the history alone.
+
+    Two writes at one revision that differ in key or value, or a read at a
+    write's revision that saw another value of the written key, or two reads
+    of one key at one revision that saw different values.
+    """
+    writes: dict[int, Operation] = {}
+    reads: dict[tuple[int, str], Operation] = {}
+    found: list[tuple[float, Finding]] = []
+    for op in sorted(history.operations, key=lambda o: o.invoke):
+        claim = _claims(op)
+        if claim is None:
+            continue
+        assert op.revision is not None
+        (key, value), wrote = claim
+        if wrote:
+            other = writes.setdefault(op.revision, op)
+            if (other.key, other.value) == (key, value):
+                other = reads.get((op.revision, key), op)
+        else:
+            write = writes.get(op.revision)
+            other = write if write is not None and write.key == key else reads.setdefault((op.revision, key), op)
+        if other.value != value or other.key != key:
+            found.append((op.invoke, _split_finding(other, op, history.started)))
+    return [min(found, key=lambda f: f[0])[1]] if found else []
+
+
+def _split_finding(a: Operation, b: Operation, started: float) -> Finding:
+    sides = " and ".join(f"{op.key}: {format_operation(op, started)}" for op in (a, b))
+    return Finding(SPLIT, f"two clusters acknowledged revision {b.revision} with different contents: {sides}")
+
+
 def end_state(history: History) -> list[Finding]:
-    """Member lists that differ, learners left behind, and members still behind, once traffic stopped."""
+    """Member lists that differ, learners left behind, members never joined, stores unread or behind, at the end."""
     found = []
     final = history.snapshots[-1] if history.snapshots else None
     answered = [v for v in final.views if not v.error] if final else []
@@ -128,6 +202,12 @@ def end_state(history: History) -> list[Finding]:
         if learners:
             found.append(Finding("learner", f"{view.pod} still lists learner {', '.join(learners)}"))
             break
+    found += unjoined_members(history)
+    found += [
+        Finding(UNREADABLE, f"{s.pod}'s store could not be read ({s.error}): its key space was not compared")
+        for s in history.stores
+        if s.error
+    ]
     readable = [s for s in history.stores if not s.error]
     if readable:
         newest = max(s.revision for s in readable)
@@ -137,5 +217,42 @@ def end_state(history: History) -> list[Finding]:
     return found
 
 
+def unjoined_members(history: History) -> list[Finding]:
+    """Members the final member lists name but no running etcd answers as, with the peers' lines that refused them.
+
+    "Connection refused" only says nothing listens; the member ID still
+    listed says the cluster counts on a member that is not there (a vote
+    it will never get), and a peer's "rejecting member add request" or
+    "permanently removed" says why it is not.
+    """
+    final = history.snapshots[-1] if history.snapshots else None
+    answered = [v for v in final.views if not v.error] if final else []
+    running = {v.member_id for v in answered}
+    listed: dict[str, tuple[str, list[str]]] = {}
+    for view in answered:
+        for member_id, name, _ in view.members:
+            if member_id not in running:
+                listed.setdefault(member_id, (name, []))[1].append(view.pod)
+    if not listed:
+        return []
+    said: dict[str, list[str]] = {}  # a refusal line -> the pods that logged it
+    for alarm in find_alarms(history.logs):
+        if alarm.label in REFUSALS:
+            pods = said.pop(alarm.line, [])
+            said[alarm.line] = pods if alarm.pod in pods else [*pods, alarm.pod]
+    refused = "; ".join(f"{', '.join(pods)}: {line}" for line, pods in list(said.items())[-MAX_REFUSALS:])
+    found = []
+    for member_id, (name, by) in sorted(listed.items()):
+        who = f"{name} (member {member_id})" if name else f"member {member_id} (never started)"
+        text = f"{who} is still listed by {', '.join(sorted(by))} but no running etcd answers as it"
+        pod = next((v for v in final.views if v.pod == name), None) if final else None
+        if pod is not None and pod.error:
+            text += f" ({pod.pod}: {pod.error})"
+        elif pod is None and name:
+            text += f" (no pod {name} exists)"
+        found.append(Finding(NOT_JOINED, text + (f"; refused: {refused}" if refused else "")))
+    return found
+
+
 def check_one_cluster(history: History) -> list[Finding]:
-    return cluster_id_splits(history) + diverged_stores(history.stores) + end_state(history)
+    return cluster_id_splits(history) + acknowledged_splits(history) + diverged_stores(history.stores) + end_state(history)

@@ -211,10 +211,41 @@ NO_SNAPSHOT_FILE = (
     '"error":"failed to find database snapshot file (snap: snapshot file doesn\'t exist)"}'
 )
 
+# etcd 3.5's corruption checks (server/etcdserver/corrupt.go, apply.go) and member-add refusal (server.go).
+INITIAL_CORRUPT_CHECK = (
+    '{"level":"fatal","ts":"2023-05-02T10:00:06.000Z","caller":"etcdmain/etcd.go:204","msg":"discovery failed",'
+    '"error":"8e9e05c52164694d found data inconsistency with peers"}'
+)
+CORRUPT_ALARM = (
+    '{"level":"warn","ts":"2023-05-02T10:00:07.000Z","caller":"etcdserver/apply.go:738","msg":"alarm raised",'
+    '"alarm":"CORRUPT","from":"0"}'
+)
+HASH_MISMATCH = (
+    '{"level":"warn","ts":"2023-05-02T10:00:08.000Z","caller":"etcdserver/corrupt.go:300",'
+    '"msg":"same compact revision then hashes must match","leader-compact-revision":0,"leader-hash":1,'
+    '"follower-compact-revision":0,"follower-hash":2,"follower-peer-id":"91bc3c398fb3c146"}'
+)
+NOSPACE_ALARM = '{"level":"warn","msg":"alarm raised","alarm":"NOSPACE","from":"8e9e05c52164694d"}'
+ADD_REJECTED = (
+    '{"level":"warn","ts":"2023-05-02T10:00:09.000Z","caller":"etcdserver/server.go:1636",'
+    '"msg":"rejecting member add request; local member has not been connected to all peers, reconfigure breaks '
+    'active quorum","local-member-id":"8e9e05c52164694d","requested-member-add":"{ID:1}",'
+    '"error":"etcdserver: unhealthy cluster"}'
+)
+
 
 @pytest.mark.parametrize(
     ("log", "label", "line"),
     [
+        (INITIAL_CORRUPT_CHECK, "corrupt", "discovery failed: 8e9e05c52164694d found data inconsistency with peers"),
+        (CORRUPT_ALARM, "corrupt", "alarm raised"),
+        (HASH_MISMATCH, "corrupt", "same compact revision then hashes must match"),
+        (
+            ADD_REJECTED,
+            "member-add-rejected",
+            "rejecting member add request; local member has not been connected to all peers, reconfigure breaks "
+            "active quorum: etcdserver: unhealthy cluster",
+        ),
         (
             ALREADY_BOOTSTRAPPED,
             "already-bootstrapped",
@@ -262,7 +293,7 @@ def test_an_alarm_in_a_plain_text_line_is_the_line_itself():
 
 
 def test_clean_logs_raise_no_alarm():
-    assert find_alarms({"etcd-0": [CLEAN, ZAP_LOG, CAPNSLOG], "etcd-1": []}) == []
+    assert find_alarms({"etcd-0": [CLEAN, ZAP_LOG, CAPNSLOG, NOSPACE_ALARM], "etcd-1": []}) == []
 
 
 # --- crash loops: the cause -------------------------------------------------------------------

@@ -1,17 +1,22 @@
 from dataclasses import replace
 
-from histories import START, history, store, unreadable
+from histories import START, cas, get, history, put, store, unreadable
 
 from clusters.observe import MemberView
 from harness.checkers.one_cluster import (
+    DIVERGED,
+    NOT_JOINED,
     SPLIT,
+    UNREADABLE,
     Finding,
+    acknowledged_splits,
     check_one_cluster,
     cluster_id_splits,
     diverged_stores,
     end_state,
     key_space,
     key_space_hash,
+    unjoined_members,
 )
 
 
@@ -81,14 +86,14 @@ def test_identical_stores_have_not_diverged():
     assert diverged_stores([store(f"etcd-{i}", *changes) for i in range(3)]) == []
 
 
-def test_another_value_at_the_same_revision_is_a_split_naming_the_first_difference():
+def test_another_value_at_the_same_revision_under_one_cluster_id_is_a_diverged_member_naming_the_first_difference():
     same = [(2, "/a", "1"), (3, "/b", "2"), (4, "/c", "3")]
     ahead = store("etcd-0", *same, (5, "/d", "4"))
     forced = store("etcd-2", (2, "/a", "9"), *same[1:])  # the same cluster ID, its own history
     stores = [ahead, store("etcd-1", *same), forced]
     assert diverged_stores(stores) == [
         Finding(
-            SPLIT,
+            DIVERGED,
             f"etcd-2 and etcd-0 hold different key spaces at revision 4 "
             f"(hash {key_space_hash(forced, 4)} vs {key_space_hash(ahead, 4)}); "
             "first difference at revision 2: etcd-2 has /a = '9', etcd-0 has /a = '1'",
@@ -116,10 +121,52 @@ def test_an_unreadable_store_is_not_compared():
     assert len(diverged_stores([store("etcd-0", (2, "/a", "1")), store("etcd-1", (2, "/a", "2"))])) == 1
 
 
-def test_a_member_behind_does_not_hide_a_split_between_the_others():
+def test_a_member_behind_does_not_hide_a_divergence_between_the_others():
     behind = store("etcd-2", (2, "/a", "1"))
     stores = [store("etcd-0", (2, "/a", "1"), (3, "/b", "x")), store("etcd-1", (2, "/a", "1"), (3, "/b", "y")), behind]
+    assert [f.kind for f in diverged_stores(stores)] == [DIVERGED]
+
+
+def test_key_spaces_that_differ_under_two_cluster_ids_are_a_split():
+    stores = [store("etcd-0", (2, "/a", "1")), store("etcd-1", (2, "/a", "1")), store("etcd-2", (2, "/a", "2"), cluster_id="c2")]
     assert [f.kind for f in diverged_stores(stores)] == [SPLIT]
+
+
+# --- two clusters from the client history alone --------------------------------------------------
+
+
+def test_two_writes_acknowledged_at_one_revision_are_two_clusters():
+    ops = [put("c1", "/a", "x", 1, revision=5), put("c2", "/b", "y", 2, revision=5, member=2)]
+    [finding] = acknowledged_splits(history(operations=ops))
+    assert finding.kind == SPLIT
+    assert finding.text == (
+        "two clusters acknowledged revision 5 with different contents: /a: c1 put 'x', ok, 1.000–1.100 s on "
+        "http://10.0.0.1:2379 and /b: c2 put 'y', ok, 2.000–2.100 s on http://10.0.0.3:2379"
+    )
+
+
+def test_a_read_at_a_writes_revision_that_saw_another_value_is_two_clusters():
+    ops = [get("c2", "/a", "old", 0.5, revision=5, member=2), cas("c1", "/a", None, "x", 1, succeeded=True, revision=5)]
+    assert [f.kind for f in acknowledged_splits(history(operations=ops))] == [SPLIT]
+
+
+def test_two_reads_of_a_key_at_one_revision_that_saw_different_values_are_two_clusters():
+    ops = [get("c1", "/a", "x", 1, revision=5), get("c2", "/a", "y", 2, revision=5, member=2)]
+    assert [f.kind for f in acknowledged_splits(history(operations=ops))] == [SPLIT]
+
+
+def test_operations_that_agree_on_each_revision_are_one_cluster():
+    ops = [
+        put("c1", "/a", "x", 1, revision=5),
+        get("c2", "/a", "x", 2, revision=5),
+        get("c3", "/b", "other", 2, revision=5),  # another key read at the revision: no claim on /a
+        get("c3", "/a", "x", 3, revision=6),
+        put("c1", "/a", "y", 4, revision=7, outcome="unknown"),  # not acknowledged: claims nothing
+        put("c1", "/a", "z", 5, revision=5, outcome="fail"),
+        cas("c2", "/a", "q", "w", 6, succeeded=False, revision=5),  # a failed compare wrote nothing at 5
+        get("c2", "/a", "stale", 7, revision=5, serializable=True),
+    ]
+    assert acknowledged_splits(history(operations=ops)) == []
 
 
 # --- the end state ------------------------------------------------------------------------------
@@ -136,7 +183,8 @@ def test_members_that_disagree_on_the_member_list_at_the_end(make_snapshot, make
             "member-lists",
             "members disagree on the member list: etcd-0 lists etcd-0, etcd-1, etcd-2; "
             "etcd-1 lists etcd-0, etcd-1, etcd-2; etcd-2 lists etcd-0, etcd-1, id3",
-        )
+        ),
+        Finding(NOT_JOINED, "member id3 (never started) is still listed by etcd-2 but no running etcd answers as it"),
     ]
 
 
@@ -144,13 +192,53 @@ def test_a_learner_left_in_the_member_list_is_reported_once(make_snapshot, make_
     members = (("id0", "etcd-0", False), ("id1", "etcd-1", False), ("id2", "etcd-2", False), ("id3", "etcd-3", True))
     views = [replace(v, members=members) for v in make_views()]
     h = history(snapshots=[make_snapshot(views, time=START + 29)])
-    assert end_state(h) == [Finding("learner", "etcd-0 still lists learner etcd-3")]
+    assert end_state(h)[0] == Finding("learner", "etcd-0 still lists learner etcd-3")
+    assert end_state(h)[1] == Finding(
+        NOT_JOINED,
+        "etcd-3 (member id3) is still listed by etcd-0, etcd-1, etcd-2 but no running etcd answers as it "
+        "(no pod etcd-3 exists)",
+    )
 
 
-def test_members_that_did_not_answer_at_the_end_do_not_disagree(make_snapshot, make_views):
+def test_members_that_did_not_answer_at_the_end_do_not_disagree_but_are_named_as_not_joined(make_snapshot, make_views):
     views = make_views()
     views[2] = MemberView("etcd-2", None, error="pod is Pending")
-    assert end_state(history(snapshots=[make_snapshot(views, time=START + 29)])) == []
+    assert end_state(history(snapshots=[make_snapshot(views, time=START + 29)])) == [
+        Finding(NOT_JOINED, "etcd-2 (member id2) is still listed by etcd-0, etcd-1 but no running etcd answers as it "
+                "(etcd-2: pod is Pending)")
+    ]
+
+
+REMOVED = '{"level":"warn","msg":"the member has been permanently removed from the cluster"}'
+REJECTED = (
+    '{"level":"warn","msg":"rejecting member add request; local member has not been connected to all peers, '
+    'reconfigure breaks active quorum","local-member-id":"id0"}'
+)
+
+
+def test_a_member_never_rejoined_is_named_with_the_peer_lines_that_refused_it(make_snapshot, make_views):
+    views = make_views()
+    views[2] = MemberView("etcd-2", "http://10.0.0.3:2379", error="[Errno 111] Connection refused")
+    logs = {"etcd-0": [REJECTED, f"{REJECTED}\n{REJECTED}"], "etcd-1": [REJECTED], "etcd-2": [REMOVED, REMOVED]}
+    [finding] = unjoined_members(history(snapshots=[make_snapshot(views, time=START + 29)], logs=logs))
+    assert finding == Finding(
+        NOT_JOINED,
+        "etcd-2 (member id2) is still listed by etcd-0, etcd-1 but no running etcd answers as it "
+        "(etcd-2: [Errno 111] Connection refused); refused: etcd-0, etcd-1: rejecting member add "
+        "request; local member has not been connected to all peers, reconfigure breaks active quorum; "
+        "etcd-2: the member has been permanently removed from the cluster",
+    )
+
+
+def test_every_listed_member_answering_means_none_is_unjoined(make_snapshot):
+    assert unjoined_members(history(snapshots=[make_snapshot(time=START + 29)], logs={"etcd-0": [REJECTED]})) == []
+
+
+def test_a_store_that_could_not_be_read_is_an_unreadable_finding():
+    h = history(stores=[store("etcd-0"), unreadable("etcd-1", "watch: stream ended")])
+    assert end_state(h) == [
+        Finding(UNREADABLE, "etcd-1's store could not be read (watch: stream ended): its key space was not compared")
+    ]
 
 
 def test_a_clean_history_is_one_cluster(make_snapshot):

@@ -422,15 +422,15 @@ def test_markdown_has_the_shared_matrix_and_a_block_per_cell_worth_a_look(report
     path = report.write_markdown(records, report_dir / "summary.md")
     text = path.read_text()
     for row in results.table(records):
-        assert "| " + " | ".join(row) + " |" in text
+        assert "| " + " | ".join(report._md_escape(value) for value in row) + " |" in text
     blocks = text.split("### ")[1:]
     assert [b.splitlines()[0] for b in blocks] == [
         "seed-wipe × inplace-restart: unexpected",
         "static × inplace-restart: declared failure",
     ]
     first = blocks[0]
-    assert "FAIL(panic, crash-loop, not-recovered, fault-incomplete) in 1 of 1 runs; declared to pass" in first
-    assert "panics: etcd-0: tocommit(37) is out of range &lt;script&gt;" in first
+    assert "FAIL(panic, crash-loop, not-recovered, fault-incomplete) in 1 of 1 runs; no declaration (expected to pass)" in first
+    assert "panics: etcd-0: tocommit(37) is out of range \\<script>" in first
     assert "crash loops: etcd-0 (3 crashes)" in first
     assert "at the end: etcd-0: [Errno 111] Connection refused" in first
     assert "fault errors: leader-kill: heal:" in first
@@ -489,20 +489,20 @@ FINDINGS = {
             "<h4>acknowledged writes lost (1749)</h4><p>1749 in all, the first 2 here:</p>",
             f"<li>/k/1: client-3 put {html.escape(EVIL)} is lost</li><li>/k/2: client-0 put</li>",
         ],
-        "- lost writes: 1749, e.g. /k/1: client-3 put &lt;script&gt;",
+        "- lost writes: 1749, e.g. /k/1: client-3 put \\<script>",
     ),
     "not linearizable": (
         {"not_linearizable": [NOT_LINEARIZABLE]},
         ["<h4>not linearizable (1)</h4>", f"<pre>{html.escape(NOT_LINEARIZABLE)}</pre>"],
         (  # the first line only
-            "- not linearizable: 1, e.g. key /k/0: not linearizable: get by client-1 read &lt;script&gt;alert('x')"
-            "&lt;/script&gt;, but 'b' was acknowledged before\n"
+            "- not linearizable: 1, e.g. key /k/0: not linearizable: get by client-1 read \\<script>alert('x')"
+            "\\</script>, but 'b' was acknowledged before\n"
         ),
     ),
-    "linearizability unknown": (
+    "linearizability undecided": (
         {"linearizability_unknown": [f"key /k/3: unknown (search gave up {EVIL}; 900 operations)"]},
-        ["<h4>linearizability unknown (1)</h4>", f"<li>key /k/3: unknown (search gave up {html.escape(EVIL)}"],
-        "- linearizability unknown: 1, e.g. key /k/3: unknown (search gave up &lt;script&gt;",
+        ["<h4>linearizability undecided (1)</h4>", f"<li>key /k/3: unknown (search gave up {html.escape(EVIL)}"],
+        "- linearizability undecided: 1, e.g. key /k/3: unknown (search gave up \\<script>",
     ),
     "one cluster": (
         {"one_cluster": [f"split-brain: etcd-0 and etcd-1 hold {EVIL}", "behind: etcd-0 ends at revision 5"]},
@@ -511,12 +511,12 @@ FINDINGS = {
             f"<li>split-brain: etcd-0 and etcd-1 hold {html.escape(EVIL)}</li>",
             "<li>behind: etcd-0 ends at revision 5</li>",
         ],
-        "- one cluster: 2, e.g. split-brain: etcd-0 and etcd-1 hold &lt;script&gt;",
+        "- one cluster: 2, e.g. split-brain: etcd-0 and etcd-1 hold \\<script>",
     ),
     "revisions went back": (
         {"revision_regressions": [f"client-0 saw revision 3 after 5: {EVIL}"]},
         ["<h4>revisions went back (1)</h4>", f"<li>client-0 saw revision 3 after 5: {html.escape(EVIL)}</li>"],
-        "- revisions went back: 1, e.g. client-0 saw revision 3 after 5: &lt;script&gt;",
+        "- revisions went back: 1, e.g. client-0 saw revision 3 after 5: \\<script>",
     ),
     "log alarms": (
         {
@@ -530,12 +530,12 @@ FINDINGS = {
             "<h4>log alarms</h4>",
             f"<p>removed-member: etcd-1 (container run 1, and in 2 later runs): removed {html.escape(EVIL)}</p>",
         ],
-        "- alarms: etcd-1 (removed-member): removed &lt;script&gt;alert('x')&lt;/script&gt;\n",  # said once
+        "- alarms: etcd-1 (removed-member): removed \\<script>alert('x')\\</script>\n",  # said once
     ),
     "crash-loop cause": (
         {"crash_loops": [{"member": "etcd-2", "crashes": 3, "cause": f"removed {EVIL}"}]},
         ["<h4>crash loops</h4>", f"<p>etcd-2 (3 crashes: removed {html.escape(EVIL)})</p>"],
-        "- crash loops: etcd-2 (3 crashes: removed &lt;script&gt;",
+        "- crash loops: etcd-2 (3 crashes: removed \\<script>",
     ),
 }
 
@@ -620,7 +620,88 @@ def test_a_page_with_every_finding_is_well_formed(tmp_path):
         "log alarms",
         "acknowledged writes lost ",
         "not linearizable ",
-        "linearizability unknown ",
+        "linearizability undecided ",
         "two clusters / one cluster ",
         "revisions went back ",
     ]
+
+
+# --- what explains a failure comes first; declarations, undecided and flaky cells said plainly -------
+
+SPLIT_HEADLINE = "two clusters acknowledged revision 21 with different contents: /k: c1 put 'a' -> etcd-0"
+
+
+def test_the_headline_comes_first_on_the_page_in_the_index_and_in_the_summary(tmp_path):
+    rec = record("s", "f", "fail", reasons=["lost-writes", "split-brain"], headline=SPLIT_HEADLINE,
+                 lost_writes=30, lost_write_examples=["/k: lost"], one_cluster=["split-brain: x"])
+    page = report.html_page([rec], tmp_path)
+    section = page[page.index('<section class="scenario"'):]
+    assert section.index(html.escape(SPLIT_HEADLINE)) < section.index('<p class="facts">') < section.index("<h4>")
+    index = page[page.index("<h2>Failures</h2>"):page.index("<h2>Scenarios</h2>")]
+    assert f"<b>{html.escape(SPLIT_HEADLINE)}</b>" in index
+    block = report.failure_block(results.Cell("s", "f", (rec,)), tmp_path)
+    assert block[2] == f"- **{report._md_escape(SPLIT_HEADLINE)}**"
+    assert "-> etcd-0" in block[2] and "&gt;" not in "\n".join(block)
+
+
+def test_a_record_from_before_headlines_renders_without_one(tmp_path):
+    rec = record("s", "f", "fail", reasons=["panic"])
+    assert 'class="headline"' not in report.html_page([rec], tmp_path)
+    assert report.failure_block(results.Cell("s", "f", (rec,)), tmp_path)[2].startswith("- FAIL(panic) in 1 of 1 runs")
+
+
+@pytest.mark.parametrize(
+    ("rec", "said"),
+    [
+        (record(), "no declaration (expected to pass)"),
+        (record(expected="fail"), "declared to fail"),  # a record from before the reason was kept
+        (record(expected="fail", declared={"reason": "panic", "why": "w", "sometimes": False}), "declared to fail for panic"),
+        (
+            record(expected="sometimes", declared={"reason": "quorum-lost", "why": "w", "sometimes": True}),
+            "declared to fail sometimes for quorum-lost",
+        ),
+    ],
+)
+def test_the_declaration_is_said_in_words(rec, said):
+    assert report.declaration(rec) == said
+    facts = re.search(r'<p class="facts">(.*?)</p>', report.scenario_section(rec, None, "a", "t", "")).group(1)
+    assert facts.startswith(html.escape(said) + " · ")
+    assert "declared: pass" not in facts
+
+
+def test_a_failure_for_another_reason_than_declared_is_unexpected_everywhere(tmp_path):
+    declared = {"reason": "panic", "why": "w", "sometimes": False}
+    rec = record("s", "f", "fail", expected="fail", reasons=["quorum-lost"], declared=declared)
+    assert results.Cell("s", "f", (rec,)).status == "unexpected"
+    text = report.markdown([rec], tmp_path)
+    assert "FAIL(quorum-lost) !" in text and "### s × f: unexpected" in text and "1 differ from" in text
+    assert '<td class="unexpected">' in report.html_page([rec], tmp_path)
+
+
+def test_an_undecided_run_is_neither_a_pass_nor_a_failure(tmp_path):
+    rec = record("s", "f", "undecided", reasons=["undecided"], headline="could not decide: key /k: unknown",
+                 undecided=["key /k: unknown (search budget exceeded: 5 states; 9 operations)"])
+    text = report.markdown([rec], tmp_path)
+    assert "1 scenarios: 0 passed, 0 failed, 1 undecided, 1 differ" in text
+    assert "| s | UNDECIDED(undecided) ! |" in text
+    assert "- UNDECIDED(undecided) in 1 of 1 runs; no declaration (expected to pass)" in text
+    assert "- could not decide: key /k: unknown (search budget exceeded" in text
+    page = report.html_page([rec], tmp_path)
+    assert "UNDECIDED (unexpected)" in page
+
+
+def test_a_flaky_cell_says_how_its_runs_differed_in_both_reports(tmp_path):
+    runs = [record(), record(verdict="fail", reasons=["quorum-lost"]), record()]
+    text = report.markdown(runs, tmp_path)
+    assert "| s | FAIL(quorum-lost) 2/3 ~ ! |" in text
+    assert "- flaky: runs 1, 3: pass; run 2: FAIL(quorum-lost)" in text
+    assert "1 flaky cells (marked ~)" in text
+    page = report.html_page(runs, tmp_path)
+    assert 'title="flaky: runs 1, 3: pass; run 2: FAIL(quorum-lost)"' in page
+    assert "<br>flaky: runs 1, 3: pass; run 2: FAIL(quorum-lost)</li>" in page
+    assert "flaky" not in report.markdown([record(), record()], tmp_path).split("\n\n", 2)[2]
+
+
+def test_markdown_escaping_needs_no_html_entities():
+    assert report._md_escape("a -> b & <c> | `d` *e*") == "a -> b \\& \\<c> \\| 'd' \\*e\\*"
+    assert report._md_escape("C:\\<x>") == "C:\\\\\\<x>"  # a backslash cannot undo the escape after it

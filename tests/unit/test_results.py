@@ -2,11 +2,15 @@ import json
 
 import pytest
 
-from harness.results import HEADER, Cell, cell, grid, matrix, table, write
+from harness.results import HEADER, Cell, as_declared, cell, differences, grid, matrix, table, write
 
 
-def rec(strategy="s", fault="f", verdict="pass", expected="pass", reasons=()):
-    return {"strategy": strategy, "fault": fault, "verdict": verdict, "expected": expected, "reasons": list(reasons)}
+def rec(strategy="s", fault="f", verdict="pass", expected="pass", reasons=(), declared=None):
+    """A results.json record; ``declared`` is the declared reason (None: a record from before it was kept)."""
+    record = {"strategy": strategy, "fault": fault, "verdict": verdict, "expected": expected, "reasons": list(reasons)}
+    if declared is not None:
+        record["declared"] = {"reason": declared, "why": "because", "sometimes": expected == "sometimes"}
+    return record
 
 
 @pytest.mark.parametrize(
@@ -19,7 +23,14 @@ def rec(strategy="s", fault="f", verdict="pass", expected="pass", reasons=()):
         ([rec(), rec()], "pass 2/2"),
         (
             [rec(), rec(verdict="fail", reasons=["quorum-lost"]), rec(verdict="fail", reasons=["panic"])],
-            "FAIL(panic,quorum-lost) 1/3 !",
+            "FAIL(panic,quorum-lost) 1/3 ~ !",
+        ),
+        ([rec(verdict="undecided", reasons=["undecided"])], "UNDECIDED(undecided) !"),
+        ([rec(verdict="undecided", reasons=["undecided"]), rec(verdict="fail", reasons=["panic"])], "FAIL(panic,undecided) 0/2 ~ !"),
+        ([rec(verdict="fail", expected="fail", reasons=["panic"], declared="crash-loop")], "FAIL(panic) !"),
+        (
+            [rec(verdict="fail", expected="sometimes", reasons=["panic"], declared="panic"), rec(expected="sometimes")],
+            "FAIL(panic) 1/2 ~",
         ),
         ([rec(verdict="fail", expected="fail", reasons=["panic"])] * 2, "FAIL(panic) 0/2"),
     ],
@@ -30,7 +41,7 @@ def test_cell(records, text):
 
 def test_cell_marks_declared_failure_that_sometimes_passes():
     records = [rec(verdict="fail", expected="fail", reasons=["panic"]), rec(expected="fail")]
-    assert cell(records) == "FAIL(panic) 1/2 !"
+    assert cell(records) == "FAIL(panic) 1/2 ~ !"
 
 
 def test_matrix_rows_are_strategies_and_columns_faults():
@@ -66,6 +77,10 @@ def test_grid_groups_runs_per_cell_in_the_order_they_ran():
         ((rec(verdict="fail", reasons=["panic"]),), "unexpected"),
         ((rec(expected="fail"),), "unexpected"),
         ((rec(verdict="fail", expected="fail", reasons=["panic"]), rec(expected="fail")), "unexpected"),
+        ((rec(verdict="fail", expected="fail", reasons=["panic"], declared="crash-loop"),), "unexpected"),
+        ((rec(verdict="undecided", reasons=["undecided"]),), "unexpected"),
+        ((rec(verdict="undecided", expected="fail", reasons=["undecided"], declared="undecided"),), "declared"),
+        ((rec(expected="sometimes", declared="panic"), rec(verdict="fail", expected="sometimes", reasons=["panic"], declared="panic")), "declared"),
     ],
 )
 def test_cell_status(records, status):
@@ -93,9 +108,47 @@ def test_write_creates_results_json(tmp_path):
     assert [p.name for p in (tmp_path / "report").iterdir()] == ["results.json"]
 
 
-def test_a_failure_declared_to_happen_sometimes_is_never_unexpected():
-    from harness.results import unexpected
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        # no declaration: only a pass
+        (rec(), True),
+        (rec(verdict="fail", reasons=["panic"]), False),
+        (rec(verdict="undecided", reasons=["undecided"]), False),
+        # declared to fail for a reason: a failure that reports it, beside others too
+        (rec(verdict="fail", expected="fail", reasons=["panic"], declared="panic"), True),
+        (rec(verdict="fail", expected="fail", reasons=["panic", "crash-loop", "undecided"], declared="crash-loop"), True),
+        (rec(verdict="fail", expected="fail", reasons=["quorum-lost"], declared="panic"), False),  # another reason
+        (rec(expected="fail", declared="panic"), False),
+        (rec(verdict="undecided", expected="fail", reasons=["undecided"], declared="panic"), False),
+        (rec(verdict="undecided", expected="fail", reasons=["undecided"], declared="undecided"), True),
+        # declared to fail sometimes: a pass, or a failure for the reason
+        (rec(expected="sometimes", declared="panic"), True),
+        (rec(verdict="fail", expected="sometimes", reasons=["panic"], declared="panic"), True),
+        (rec(verdict="fail", expected="sometimes", reasons=["quorum-lost"], declared="panic"), False),
+        (rec(verdict="undecided", expected="sometimes", reasons=["undecided"], declared="panic"), False),
+        # records from before the declared reason was kept: a failure of any reason is as declared
+        (rec(verdict="fail", expected="fail", reasons=["quorum-lost"]), True),
+        (rec(expected="fail"), False),
+        (rec(expected="sometimes"), True),
+        (rec(verdict="fail", expected="sometimes", reasons=["quorum-lost"]), True),
+    ],
+)
+def test_as_declared(record, expected):
+    assert as_declared(record) is expected
 
-    assert not unexpected({"expected": "sometimes", "verdict": "pass"})
-    assert not unexpected({"expected": "sometimes", "verdict": "fail"})
-    assert unexpected({"expected": "fail", "verdict": "pass"})
+
+def test_runs_that_agree_have_no_differences():
+    assert differences([rec(), rec()]) == ""
+    assert differences([rec(verdict="fail", reasons=["panic"])] * 3) == ""
+
+
+def test_differences_group_the_runs_by_how_they_ended():
+    runs = [rec(), rec(verdict="fail", reasons=["quorum-lost"]), rec(), rec(verdict="fail", reasons=["panic", "quorum-lost"])]
+    assert differences(runs) == "runs 1, 3: pass; run 2: FAIL(quorum-lost); run 4: FAIL(panic,quorum-lost)"
+    assert Cell("s", "f", tuple(runs)).flaky and Cell("s", "f", tuple(runs)).differences == differences(runs)
+
+
+def test_the_same_verdict_with_other_reasons_is_flaky():
+    runs = (rec(verdict="fail", reasons=["panic"]), rec(verdict="fail", reasons=["crash-loop"]))
+    assert Cell("s", "f", runs).flaky and not Cell("s", "f", runs[:1]).flaky

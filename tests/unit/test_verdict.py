@@ -1,12 +1,12 @@
 import json
 
 import pytest
-from histories import END, START, get, history, put, store
+from histories import END, START, get, history, put, store, unreadable
 
 from clusters.events import Event
 from clusters.observe import MemberView
 from harness.history import FaultWindow
-from harness.verdict import FINDINGS_KEPT, REASONS, judge
+from harness.verdict import DEFAULT_SEARCH_BUDGET, FINDINGS_KEPT, REASONS, judge
 
 BUDGET = 60.0
 """Longer than any history here (30 s): only the quorum-lost case gives a budget it can exceed."""
@@ -86,9 +86,27 @@ def not_linearizable(whole, make_views, make_snapshot):
     return history(snapshots=whole, operations=ops), BUDGET
 
 
-def split_by_diverged_stores(whole, make_views, make_snapshot):
+def diverged_member(whole, make_views, make_snapshot):
     stores = [store("etcd-0", (2, "/k", "a")), store("etcd-1", (2, "/k", "a")), store("etcd-2", (2, "/k", "b"))]
     return history(snapshots=whole, stores=stores), BUDGET
+
+
+def split_by_acknowledged_revisions(whole, make_views, make_snapshot):
+    # etcd-2 answered a read at revision 2 without the put acknowledged there: its side left no store behind
+    ops = [get("c2", "/k", None, 0.5, revision=2, member=2), put("c1", "/k", "a", 1, revision=2)]
+    stores = [store("etcd-0", (2, "/k", "a")), store("etcd-1", (2, "/k", "a")), store("etcd-2", (2, "/k", "a"))]
+    return history(snapshots=whole, operations=ops, stores=stores), BUDGET
+
+
+CORRUPT_ALARM = '{"level":"warn","msg":"alarm raised","alarm":"CORRUPT","from":"0"}'
+
+
+def corrupted(whole, make_views, make_snapshot):
+    return history(snapshots=whole, logs={"etcd-0": [CORRUPT_ALARM]}), BUDGET
+
+
+def store_unread(whole, make_views, make_snapshot):
+    return history(snapshots=whole, stores=[store("etcd-0"), store("etcd-1"), unreadable("etcd-2")]), BUDGET
 
 
 def split_by_alarm(whole, make_views, make_snapshot):
@@ -97,7 +115,7 @@ def split_by_alarm(whole, make_views, make_snapshot):
 
 def revision_regressed(whole, make_views, make_snapshot):
     ops = [put("c1", "/k", "a", 1, revision=5), get("c1", "/k", "a", 2, revision=4)]
-    return history(snapshots=whole, operations=ops), BUDGET
+    return history(snapshots=whole, operations=ops, stores=[store(f"etcd-{i}", (5, "/k", "a")) for i in range(3)]), BUDGET
 
 
 TRIGGERS = [
@@ -108,9 +126,12 @@ TRIGGERS = [
     ("fault-incomplete", fault_incomplete),
     ("lost-writes", lost_writes),
     ("not-linearizable", not_linearizable),
-    ("split-brain", split_by_diverged_stores),
+    ("split-brain", split_by_acknowledged_revisions),
     ("split-brain", split_by_alarm),
+    ("diverged-member", diverged_member),
+    ("corrupt", corrupted),
     ("revision-regressed", revision_regressed),
+    ("undecided", store_unread),
 ]
 
 
@@ -122,14 +143,15 @@ def test_every_reason_has_a_minimal_history():
 def test_a_minimal_history_fails_for_its_reason_alone(reason, build, whole, make_views, make_snapshot):
     h, budget = build(whole, make_views, make_snapshot)
     v = judge(h, outage_budget=budget)
-    assert (v.verdict, v.reasons) == ("fail", [reason])
+    assert (v.verdict, v.reasons) == ("undecided" if reason == "undecided" else "fail", [reason])
+    assert v.headline(START), "every failure has a sentence that explains it"
 
 
 def test_findings_behind_the_reasons_are_kept(whole, make_views, make_snapshot):
     v = judge(*lost_writes(whole, make_views, make_snapshot))
     assert [w.operation.value for w in v.lost_writes] == ["a"]
-    v = judge(*split_by_diverged_stores(whole, make_views, make_snapshot))
-    assert [f.kind for f in v.one_cluster] == ["split-brain"]
+    v = judge(*diverged_member(whole, make_views, make_snapshot))
+    assert [f.kind for f in v.one_cluster] == ["diverged-member"]
     assert v.one_cluster[0].text.endswith("first difference at revision 2: etcd-2 has /k = 'b', etcd-0 has /k = 'a'")
     v = judge(*split_by_alarm(whole, make_views, make_snapshot))
     assert [(a.pod, a.label) for a in v.alarms] == [("etcd-2", "cluster-id-mismatch")] and v.one_cluster == []
@@ -155,7 +177,7 @@ def test_summary_is_plain_json_with_the_lost_writes_counted_and_described(whole,
     assert summary["lost_writes"] == 1
     assert summary["lost_write_examples"] == [
         "/k: c1 put 'a', ok, 1.000–1.100 s on http://10.0.0.1:2379 (acknowledged by etcd-0 at revision 2) is lost: "
-        "etcd-0 holds revision 2 as /k = 'x'; etcd-1 holds revision 2 as /k = 'x'; etcd-2 holds revision 2 as /k = 'x'"
+        "held by 0 of 3 voting members; etcd-0 holds revision 2 as /k = 'x'; etcd-1 holds revision 2 as /k = 'x'; etcd-2 holds revision 2 as /k = 'x'"
     ]
     assert summary["alarms"] == [
         {
@@ -181,3 +203,77 @@ def test_summary_counts_every_lost_write_but_describes_only_the_first_few(whole)
     assert len(summary["lost_write_examples"]) == FINDINGS_KEPT
     assert summary["lost_write_examples"][0].startswith("/k0: c1 put 'a'")
     json.dumps(summary)
+
+
+# --- three-valued: what could not be decided is never a pass --------------------------------------
+
+
+def concurrent_writes(whole, n=12):
+    """Writes all in flight together, then a read: a search must try many orders (budget-hungry)."""
+    ops = [put(f"c{i}", "/k", f"v{i}", 1, took=5, revision=2 + i) for i in range(n)]
+    ops.append(get("r", "/k", "v0", 7, revision=2 + n))
+    stores = [store(f"etcd-{j}", *((2 + i, "/k", f"v{i}") for i in range(n))) for j in range(3)]
+    return history(snapshots=whole, operations=ops, stores=stores)
+
+
+def test_a_search_over_budget_is_undecided_not_a_pass(whole):
+    h = concurrent_writes(whole)
+    assert judge(h, BUDGET).verdict in ("pass", "fail")  # the default budget decides it
+    v = judge(h, BUDGET, search_budget=1)
+    assert (v.verdict, v.reasons) == ("undecided", ["undecided"])
+    assert v.undecided == ["key /k: unknown (search budget exceeded: 1 states; 13 operations)"]
+    assert v.headline(START) == "could not decide: key /k: unknown (search budget exceeded: 1 states; 13 operations)"
+    assert v.summary(START)["undecided"] == v.undecided
+
+
+def test_the_default_search_budget_is_the_checkers(whole):
+    assert DEFAULT_SEARCH_BUDGET > 1000
+
+
+def test_a_failure_beside_something_undecided_is_a_failure_naming_both(whole, make_views, make_snapshot):
+    h, _ = store_unread(whole, make_views, make_snapshot)
+    h.logs = {"etcd-1": ["panic: boom"]}
+    v = judge(h, BUDGET)
+    assert (v.verdict, v.reasons) == ("fail", ["panic", "undecided"])
+    assert v.headline(START) == "etcd-1 panicked: panic: boom"
+
+
+def test_a_write_short_of_a_majority_only_by_an_unread_store_is_undecided(whole):
+    stores = [store("etcd-0", (2, "/k", "a")), store("etcd-1", (2, "/k", "b")), unreadable("etcd-2")]
+    h = history(snapshots=whole, operations=[put("c1", "/k", "a", 1, revision=2)], stores=stores)
+    v = judge(h, BUDGET)
+    assert "lost-writes" not in v.reasons and "undecided" in v.reasons
+    assert v.summary(START)["undecided_writes"] == 1 and v.summary(START)["lost_writes"] == 0
+
+
+def test_a_write_only_a_wiped_member_lacks_is_lagging_not_lost(whole):
+    stores = [store("etcd-0", (2, "/k", "a")), store("etcd-1", (2, "/k", "a")), store("etcd-2")]
+    v = judge(history(snapshots=whole, operations=[put("c1", "/k", "a", 1, revision=2)], stores=stores), BUDGET)
+    assert (v.verdict, v.reasons) == ("pass", [])
+    assert (v.lost_writes, [w.operation.value for w in v.lagging_writes]) == ([], ["a"])
+    summary = v.summary(START)
+    assert (summary["lost_writes"], summary["lagging_writes"]) == (0, 1)
+    assert "survived: held by 2 of 3 voting members (etcd-0, etcd-1); etcd-2 ends at revision 1" in (
+        summary["lagging_write_examples"][0]
+    )
+
+
+# --- the headline: the most telling finding first -------------------------------------------------
+
+
+def test_two_clusters_explain_a_failure_before_everything_they_caused(whole, make_views, make_snapshot):
+    h, _ = split_by_acknowledged_revisions(whole, make_views, make_snapshot)
+    h.logs = {"etcd-2": ["panic: boom"]}
+    v = judge(h, BUDGET)
+    assert v.reasons[0] == "panic" and "split-brain" in v.reasons
+    assert v.headline(START).startswith("two clusters acknowledged revision 2 with different contents")
+    assert v.summary(START)["headline"] == v.headline(START)
+
+
+def test_really_lost_writes_head_the_failure(whole, make_views, make_snapshot):
+    v = judge(*lost_writes(whole, make_views, make_snapshot))
+    assert v.headline(START).startswith("1 acknowledged writes lost, e.g. /k: c1 put 'a'")
+
+
+def test_a_pass_has_no_headline(whole):
+    assert judge(clean(whole), BUDGET).headline(START) == ""
