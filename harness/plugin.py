@@ -31,6 +31,7 @@ from clusters.manifests import ManifestError
 from clusters.strategy import Strategy, discover
 from harness import declarations, report, results, scenario
 from harness.scenario import ScenarioResult, Timing
+from harness.verdict import DEFAULT_SEARCH_BUDGET
 from harness.workload import Mix, WorkloadSpec
 
 GROUP = "etcd-chaos"
@@ -78,6 +79,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="how long after the fault the cluster may take to be whole again before 'not-recovered' (default 60)")
     add("--outage-budget", type=float, default=5.0, metavar="S",
         help="longest time without a commit (an answered put, compare-and-set or linearizable get) before 'quorum-lost' (default 5)")
+    add("--search-budget", type=int, default=DEFAULT_SEARCH_BUDGET, metavar="N",
+        help=f"configurations one key's linearizability search may explore (default {DEFAULT_SEARCH_BUDGET:,}); "
+        "a key past it is 'undecided', never a pass")
     add("--warmup", type=float, default=Timing.warmup, metavar="S",
         help=f"traffic before the first fault (default {Timing.warmup:g}: etcd refuses membership changes until its "
         "peers have been connected for 5 s, so an earlier fault would penalise strategies that change membership)")
@@ -116,7 +120,7 @@ def pytest_configure(config: pytest.Config) -> None:
     unknown = [s for s in config.getoption("strategy") if s not in strategies]
     if unknown:
         raise pytest.UsageError(f"unknown strategy {unknown[0]!r}; known strategies: {', '.join(sorted(strategies))}")
-    for option in ("chaos_runs", "nodes"):
+    for option in ("chaos_runs", "nodes", "search_budget"):
         if config.getoption(option) < 1:
             raise pytest.UsageError(f"--{option.replace('_', '-')} {config.getoption(option)}: give 1 or more")
     for option in ("start_timeout", "recovery_timeout", "outage_budget", "backoff_base"):
@@ -333,7 +337,13 @@ def run_scenario(
         directory = report_root / "scenarios" / (name if len(calls) == 1 else f"{name}-{len(calls)}")
         shutil.rmtree(directory, ignore_errors=True)
         result = scenario.run(
-            cluster, schedule, seed=seed, timing=timing, workload_spec=state.workload, report_dir=directory
+            cluster,
+            schedule,
+            seed=seed,
+            timing=timing,
+            workload_spec=state.workload,
+            search_budget=config.getoption("search_budget"),
+            report_dir=directory,
         )
         state.records.append(result.record())
         results.write(state.records, report_root)
@@ -343,22 +353,38 @@ def run_scenario(
 
 
 def assert_as_declared(result: ScenarioResult) -> None:
-    """Pass on a pass; a failure for the declared reason is an expected failure; any other fails."""
+    """Pass, expected failure or failure, decided by ``results.as_declared`` as the matrix decides its ``!``.
+
+    A pass is a pass; a run that failed as declared (the declared reason among
+    its reasons) is an expected failure; anything else fails: a failure for
+    another reason, an undecided check, or a declared failure that passed.
+    """
+    record = result.record()
     v = result.verdict
+    if results.as_declared(record):
+        if v.verdict == "pass":
+            return
+        raise DeclaredFailure(_explain(result))
     if v.verdict == "pass":
-        return
-    detail = f"{result.strategy} × {result.fault}: {', '.join(v.reasons)}"
-    if v.panics:
-        detail += f"; {v.panics[0].pod}: {v.panics[0].message}"
+        raise AssertionError(f"{result.strategy} × {result.fault}: passed, but declared to fail with {result.known.reason}")
+    declared = f" (declared: {result.known.reason})" if result.known else ""
+    raise AssertionError(_explain(result) + declared)
+
+
+def _explain(result: ScenarioResult) -> str:
+    """The failure in one paragraph, the most telling finding first."""
+    v = result.verdict
+    detail = f"{result.strategy} × {result.fault}: {v.verdict} ({', '.join(v.reasons)})"
+    headline = v.headline(result.history.started if result.history else 0.0)
+    if headline:
+        detail += f": {headline}"
     if v.problems_at_end:
         detail += f"; at the end: {'; '.join(v.problems_at_end[:3])}"
     if v.fault_errors:
         detail += f"; fault: {'; '.join(v.fault_errors)}"
     if v.hazards_at_end:
         detail += f"; hazards: {'; '.join(v.hazards_at_end[:3])}"
-    if result.known and result.known.reason in v.reasons:
-        raise DeclaredFailure(detail)
-    raise AssertionError(detail)
+    return detail
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

@@ -18,7 +18,7 @@ from clusters.base import Cluster, Unsupported
 from clusters.strategy import KnownFailure
 from faults import Context, Fault, FaultError, Schedule
 from harness import verdict as judging
-from harness.history import CLOCK, OUTCOMES, FaultWindow, History
+from harness.history import CLOCK, OUTCOMES, FaultWindow, History, Operation
 from harness.workload import Workload, WorkloadSpec
 
 
@@ -65,6 +65,7 @@ class ScenarioResult:
                 {"fault": w.fault, "targets": w.targets, "error": w.error, "skipped": w.skipped} for w in self.windows
             ],
             "expected": ("sometimes" if self.known.sometimes else "fail") if self.known else "pass",
+            "declared": dataclasses.asdict(self.known) if self.known else None,
             **self.verdict.summary(self.history.started if self.history else 0.0),
             "operations": len(self.history.operations) if self.history else 0,
             "duration_s": round(self.duration_s, 3),
@@ -114,6 +115,28 @@ def _run_fault(cluster: Cluster, fault: Fault, rng: random.Random, history: Hist
     return window
 
 
+def _traffic_and_faults(
+    cluster: Cluster, schedule: Schedule, seed: int, timing: Timing, spec: WorkloadSpec, history: History
+) -> list[Operation]:
+    """Warm up, run every step (each after the cluster recovered from the last), recover; the clients' operations."""
+    workload = Workload(cluster, spec, seed)
+    workload.start()
+    rng = random.Random(seed)
+    try:
+        time.sleep(timing.warmup)
+        for i, fault in enumerate(schedule.faults()):
+            if i and not _wait_recovered(cluster, history, timing.recovery_timeout, timing.settle):
+                now = time.monotonic()
+                reason = "the cluster had not recovered from the step before"
+                history.faults.append(FaultWindow(fault.id, [], now, now, skipped=reason))
+                continue
+            history.faults.append(_run_fault(cluster, fault, rng, history))
+        _wait_recovered(cluster, history, timing.recovery_timeout, timing.settle)
+    finally:
+        operations = workload.stop()
+    return operations
+
+
 def run(
     cluster: Cluster,
     schedule: Schedule,
@@ -121,6 +144,7 @@ def run(
     seed: int,
     timing: Timing,
     workload_spec: WorkloadSpec = WorkloadSpec(),
+    search_budget: int = judging.DEFAULT_SEARCH_BUDGET,
     report_dir: Path | None = None,
 ) -> ScenarioResult:
     """Run ``schedule`` against a started cluster and judge what happened.
@@ -142,35 +166,27 @@ def run(
             "etcd_version": cluster.etcd_version,
             "seed": seed,
             "outage_budget": timing.outage_budget,
+            "search_budget": search_budget,
             "workload": dataclasses.asdict(workload_spec),
             "clock": CLOCK,
             "outcomes": OUTCOMES,
             "wall_started": time.time(),
         }
     )
-    observe.wait_healthy(cluster, timing.start_timeout)
-    workload = Workload(cluster, workload_spec, seed)
-    workload.start()
-    rng = random.Random(seed)
     try:
-        time.sleep(timing.warmup)
-        for i, fault in enumerate(schedule.faults()):
-            if i and not _wait_recovered(cluster, history, timing.recovery_timeout, timing.settle):
-                now = time.monotonic()
-                reason = "the cluster had not recovered from the step before"
-                history.faults.append(FaultWindow(fault.id, [], now, now, skipped=reason))
-                continue
-            history.faults.append(_run_fault(cluster, fault, rng, history))
-        _wait_recovered(cluster, history, timing.recovery_timeout, timing.settle)
-    finally:
-        history.operations = workload.stop()
+        observe.wait_healthy(cluster, timing.start_timeout)
+    except observe.NotHealthy as err:
+        # Judged and reported like any run, so the matrix and the report say why, pod by pod.
+        history.meta["not_started"] = {"summary": err.summary, "pods": err.pods}
+    else:
+        history.operations = _traffic_and_faults(cluster, schedule, seed, timing, workload_spec, history)
     history.snapshots.append(observe.snapshot(cluster))
     history.stores = observe.stores(cluster)
     history.events = cluster.events.since(began)
     history.logs = cluster.logs()
     history.shift(-began)
     history.meta.update(started=0.0, ended=time.monotonic() - began)
-    verdict = judging.judge(history, timing.outage_budget)
+    verdict = judging.judge(history, timing.outage_budget, search_budget)
     if report_dir is not None:
         history.save(report_dir)
         if verdict.verdict == "fail" or known:

@@ -36,6 +36,7 @@ from harness.checkers.revisions import Regression, find_regressions
 from harness.history import History
 
 REASONS = (
+    "not-started",
     "panic",
     "crash-loop",
     "quorum-lost",
@@ -75,6 +76,7 @@ class Verdict:
     linearizability: list[KeyResult] = field(default_factory=list)
     one_cluster: list[Finding] = field(default_factory=list)
     regressions: list[Regression] = field(default_factory=list)
+    not_started: list[str] = field(default_factory=list)  # why the new cluster never became whole, pod by pod
 
     @property
     def max_write_outage_s(self) -> float:
@@ -115,6 +117,7 @@ class Verdict:
         """(reason, sentence) candidates in the order a reader should see them; each computed only when asked."""
         alarm_lines = {a.label: f"{a.pod}: {a.line}" for a in reversed(self.alarms)}
         kinds = {f.kind: f.text for f in reversed(self.one_cluster)}
+        yield "not-started", f"the cluster never became whole: {self.not_started[0]}" if self.not_started else ""
         yield "split-brain", kinds.get(SPLIT) or alarm_lines.get("cluster-id-mismatch", "")
         lost = self.lost_writes
         yield "lost-writes", f"{len(lost)} acknowledged writes lost, e.g. {lost[0].describe(started)}" if lost else ""
@@ -190,7 +193,12 @@ def judge(history: History, outage_budget: float, search_budget: int = DEFAULT_S
         or UNREADABLE in kinds
         or bool(undecided),
     }
-    reasons = [reason for reason in REASONS if failed[reason]]
+    not_started = list(history.meta.get("not_started", {}).get("pods", ()))
+    failed["not-started"] = "not_started" in history.meta
+    if failed["not-started"]:
+        # No traffic, no fault: only what explains the start means anything.
+        failed = {reason: failed[reason] for reason in ("not-started", "panic", "crash-loop")}
+    reasons = [reason for reason in REASONS if failed.get(reason)]
     final = history.snapshots[-1] if history.snapshots else None
     return Verdict(
         verdict="pass" if not reasons else "undecided" if reasons == ["undecided"] else "fail",
@@ -199,7 +207,8 @@ def judge(history: History, outage_budget: float, search_budget: int = DEFAULT_S
         crash_loops=loops,
         alarms=alarms,
         availability=available,
-        problems_at_end=[] if available.recovery_s is not None else final.problems() if final else ["no snapshot taken"],
+        problems_at_end=not_started
+        or ([] if available.recovery_s is not None else final.problems() if final else ["no snapshot taken"]),
         fault_errors=incomplete,
         hazards_at_end=final.hazards() if final else [],
         lost_writes=lost,
@@ -208,4 +217,5 @@ def judge(history: History, outage_budget: float, search_budget: int = DEFAULT_S
         linearizability=keys,
         one_cluster=one,
         regressions=regressions,
+        not_started=not_started,
     )

@@ -8,8 +8,13 @@ from pathlib import Path
 
 import pytest
 
+import faults
 from clusters import observe
 from clusters.strategy import load_strategy
+from harness import scenario
+from harness.history import History
+from harness.scenario import Timing
+from harness.verdict import judge
 
 pytestmark = pytest.mark.chaos
 
@@ -36,3 +41,18 @@ def test_working_dir_and_a_volume_at_tmp(cluster_factory):
     cwd, data, root_device, tmp_device = out.split()
     assert (cwd, data) == ("/var/lib/etcd/member-home", "member")  # etcd's --data-dir=data is relative to it
     assert root_device != tmp_device, "/tmp is not the emptyDir volume"
+
+
+def test_a_cluster_that_never_starts_is_judged_and_kept_with_why(cluster_factory, tmp_path):
+    """Not a traceback: a verdict (not-started) whose headline is the pod's own explanation, and a kept history."""
+    strategy = load_strategy(STRATEGIES / "exits-at-once")
+    cluster = cluster_factory(strategy, backoff_base=1.0)
+    schedule = faults.plan("pod-delete", 0, strategy.pod_names)
+    result = scenario.run(cluster, schedule, seed=0, timing=Timing(start_timeout=6), report_dir=tmp_path / "run")
+    v = result.verdict
+    assert v.verdict == "fail" and v.reasons[0] == "not-started" and set(v.reasons) <= {"not-started", "crash-loop", "panic"}
+    assert v.headline(0.0).startswith("the cluster never became whole: etcd-0: ") and "last exits 1 (Error)" in v.headline(0.0)
+    assert result.windows == [] and result.history.operations == []  # no traffic, no fault
+    kept = History.load(tmp_path / "run" / "history.json")
+    assert judge(kept, kept.meta["outage_budget"]).reasons == v.reasons
+    assert any("etcd: unknown flag: --nme" in p.read_text() for p in (tmp_path / "run" / "logs").glob("etcd-0-*.log"))

@@ -5,7 +5,7 @@ from histories import END, START, get, history, put, store, unreadable
 
 from clusters.events import Event
 from clusters.observe import MemberView
-from harness.history import FaultWindow
+from harness.history import FaultWindow, History
 from harness.verdict import DEFAULT_SEARCH_BUDGET, FINDINGS_KEPT, REASONS, judge
 
 BUDGET = 60.0
@@ -118,7 +118,15 @@ def revision_regressed(whole, make_views, make_snapshot):
     return history(snapshots=whole, operations=ops, stores=[store(f"etcd-{i}", (5, "/k", "a")) for i in range(3)]), BUDGET
 
 
+def never_started(whole, make_views, make_snapshot):
+    """The cluster never became whole, so no traffic ran: nothing was committed, no store was read."""
+    why = "etcd-0: container waiting: CrashLoopBackOff, 3 restarts, last exits 1 (Error)"
+    meta = {"started": START, "ended": END, "not_started": {"summary": "cluster not healthy after 20s", "pods": [why]}}
+    return History(meta=meta, snapshots=[make_snapshot([MemberView(f"etcd-{i}", None, error="pod is Pending") for i in range(3)])]), BUDGET
+
+
 TRIGGERS = [
+    ("not-started", never_started),
     ("panic", panicked),
     ("crash-loop", crash_looped),
     ("quorum-lost", lost_quorum),
@@ -159,6 +167,9 @@ def test_findings_behind_the_reasons_are_kept(whole, make_views, make_snapshot):
     assert v.problems_at_end == ["etcd-2: pod is Pending"]
     v = judge(*fault_incomplete(whole, make_views, make_snapshot))
     assert v.fault_errors == ["node-drain: eviction blocked"]
+    v = judge(*never_started(whole, make_views, make_snapshot))
+    assert v.problems_at_end == v.not_started == ["etcd-0: container waiting: CrashLoopBackOff, 3 restarts, last exits 1 (Error)"]
+    assert v.headline(START) == "the cluster never became whole: " + v.not_started[0]
 
 
 # --- the summary written to results.json --------------------------------------------------------
