@@ -378,6 +378,8 @@ def _explain(result: ScenarioResult) -> str:
     headline = v.headline(result.history.started if result.history else 0.0)
     if headline:
         detail += f": {headline}"
+    if result.history and "not_started" in result.history.meta:
+        return detail + "\n" + result.history.meta["not_started"]["explained"]  # each pod, with its log's last lines
     if v.problems_at_end:
         detail += f"; at the end: {'; '.join(v.problems_at_end[:3])}"
     if v.fault_errors:
@@ -394,7 +396,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.section("etcd-chaos matrix")
     for line in results.matrix(state.records):
         terminalreporter.write_line(line)
-    terminalreporter.write_line("('!' marks a cell that differs from what its strategy declares)")
+    terminalreporter.write_line("('~' marks a flaky cell whose runs disagree, '!' a cell that differs from what its strategy declares)")
     terminalreporter.write_line(f"results: {config.getoption('report_dir') / 'results.json'}")
     terminalreporter.write_line(f"report: {config.getoption('report_dir') / 'index.html'}")
 

@@ -177,7 +177,7 @@ def run(
         observe.wait_healthy(cluster, timing.start_timeout)
     except observe.NotHealthy as err:
         # Judged and reported like any run, so the matrix and the report say why, pod by pod.
-        history.meta["not_started"] = {"summary": err.summary, "pods": err.pods}
+        history.meta["not_started"] = {"summary": err.summary, "pods": err.pods, "explained": str(err)}
     else:
         history.operations = _traffic_and_faults(cluster, schedule, seed, timing, workload_spec, history)
     history.snapshots.append(observe.snapshot(cluster))
