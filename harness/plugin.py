@@ -144,7 +144,7 @@ def _workload(config: pytest.Config) -> WorkloadSpec:
             mix=Mix.parse(config.getoption("workload_mix")),
         )
     except ValueError as err:
-        raise pytest.UsageError(f"--workload-*: {err}") from None
+        raise pytest.UsageError(f"--workload-{err}") from None  # the message starts with the field the option sets
 
 
 def _check_targets(strategy: Strategy, specs: list[str]) -> None:

@@ -40,7 +40,7 @@ class Mix:
     def __post_init__(self) -> None:
         weights = [getattr(self, kind) for kind in self.KINDS]
         if any(not isinstance(w, int) or w < 0 for w in weights) or not sum(weights):
-            raise ValueError(f"operation mix {self.text()}: weights are whole numbers >= 0, at least one above 0")
+            raise ValueError(f"mix {self.text()}: weights are whole numbers >= 0, at least one above 0")
 
     @classmethod
     def parse(cls, text: str) -> Mix:
@@ -49,7 +49,7 @@ class Mix:
         for part in filter(None, (p.strip() for p in text.split(","))):
             kind, _, weight = part.partition("=")
             if kind.strip() not in weights or not weight.strip().isdigit():
-                raise ValueError(f"operation mix {text!r}: write KIND=WEIGHT,... with KIND one of {', '.join(cls.KINDS)}")
+                raise ValueError(f"mix {text}: write KIND=WEIGHT,... with KIND one of {', '.join(cls.KINDS)}")
             weights[kind.strip()] = int(weight)
         return cls(**weights)
 
@@ -77,10 +77,13 @@ class WorkloadSpec:
     mix: Mix = Mix()
 
     def __post_init__(self) -> None:
-        if self.clients < 1 or self.keys < 1 or self.value_size < 0:
-            raise ValueError(f"workload: clients and keys must be >= 1 and value size >= 0, got {self}")
-        if not self.rate > 0 or not self.timeout > 0:
-            raise ValueError(f"workload: rate and call timeout must be above 0, got {self}")
+        """Each wrong field is one message that starts with its name, so an option can be named after it."""
+        for name, least in (("clients", 1), ("keys", 1), ("value_size", 0)):
+            if getattr(self, name) < least:
+                raise ValueError(f"{name.replace('_', '-')} {getattr(self, name)}: give {least} or more")
+        for name in ("rate", "timeout"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} {getattr(self, name)}: give a number above 0")
 
     @property
     def interval(self) -> float:

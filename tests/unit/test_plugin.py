@@ -135,13 +135,14 @@ def test_a_failure_declared_sometimes_is_a_lenient_xfail(pytester: pytest.Pytest
          "ERROR: --fault scale:3: static-dns 3 replicas cannot grow to 3; give a larger size"),
         (["--fault", "pod-delet"], "ERROR: unknown fault 'pod-delet'; known faults: *"),
         (["--strategy", "nope"], "ERROR: unknown strategy 'nope'; known strategies: *"),
-        (["--workload-mix", "put=1,gett=2"], "ERROR: --workload-*: operation mix 'put=1,gett=2': write KIND=WEIGHT,*"),
-        (["--workload-mix", "put=0"], "ERROR: --workload-*: operation mix put=0,get=0,serializable_get=0,cas=0: weights*"),
-        (["--workload-clients", "0"], "ERROR: --workload-*: workload: clients and keys must be >= 1*"),
-        (["--workload-rate", "0"], "ERROR: --workload-*: workload: rate and call timeout must be above 0*"),
+        (["--workload-mix", "put=1,gett=2"], "ERROR: --workload-mix put=1,gett=2: write KIND=WEIGHT,... with KIND one of *"),
+        (["--workload-mix", "put=0"], "ERROR: --workload-mix put=0,get=0,serializable_get=0,cas=0: weights are whole*"),
+        (["--workload-clients", "0"], "ERROR: --workload-clients 0: give 1 or more"),
+        (["--workload-value-size", "-1"], "ERROR: --workload-value-size -1: give 0 or more"),
+        (["--workload-rate", "0"], "ERROR: --workload-rate 0.0: give a number above 0"),
     ],
     ids=["runs-0", "nodes-0", "recovery-0", "warmup-negative", "no-such-pod", "too-many-pods", "scale-not-larger",
-         "misspelled-fault", "unknown-strategy", "misspelled-mix", "empty-mix", "no-clients", "no-rate"],
+         "misspelled-fault", "unknown-strategy", "misspelled-mix", "empty-mix", "no-clients", "negative-value-size", "no-rate"],
 )
 def test_a_bad_option_is_one_line_before_anything_runs(pytester: pytest.Pytester, args, line) -> None:
     pytester.makepyfile(MATRIX_TEST)
