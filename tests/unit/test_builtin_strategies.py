@@ -1,4 +1,7 @@
-"""Built-in strategies that are meant to share an entrypoint keep it identical."""
+"""Built-in strategies that are meant to share an entrypoint keep it identical, and the
+Bitnami imitation takes Bitnami's start-up decisions."""
+
+import subprocess
 
 from clusters.strategy import discover
 
@@ -11,3 +14,93 @@ def test_ephemeral_selfheal_is_startup_selfheal_on_empty_dir():
     kinds = {s.name: {v.name: v.kind for v in s.manifests.statefulset.volumes} for s in (persistent, ephemeral)}
     assert kinds["startup-selfheal"]["data"] == "claim"
     assert kinds["ephemeral-selfheal"]["data"] == "emptyDir"
+
+
+# The start-up decisions of Bitnami's libetcd.sh that startup-selfheal imitates,
+# run under /bin/sh against stand-ins for etcdctl, etcd and getent: which path
+# the entrypoint takes decides whether a member ever comes back.
+FAKE_ETCDCTL = r"""#!/bin/sh
+echo "etcdctl $*" >>"$FAKE_RECORD"
+case "$*" in
+  *"endpoint status --cluster"*) exit "$FAKE_STATUS_RC" ;;
+  *"endpoint health"*) exit "$FAKE_HEALTH_RC" ;;
+  *"member list"*)
+    if [ -e "$FAKE_RECORD.removed" ]; then
+      printf '%s\n' "$FAKE_MEMBERS" | grep -v etcd-1.etcd
+    else
+      printf '%s\n' "$FAKE_MEMBERS"
+    fi ;;
+  *"member remove"*) touch "$FAKE_RECORD.removed" ;;
+  *"member add"*)
+    echo "Member 2222 added to cluster"
+    echo 'ETCD_NAME="etcd-1"'
+    echo 'ETCD_INITIAL_CLUSTER="etcd-0=http://etcd-0.etcd:2380,etcd-1=http://etcd-1.etcd:2380,etcd-2=http://etcd-2.etcd:2380"'
+    echo 'ETCD_INITIAL_CLUSTER_STATE="existing"' ;;
+esac
+"""
+FAKE_ETCD = r"""#!/bin/sh
+echo "etcd state=$ETCD_INITIAL_CLUSTER_STATE data=$(ls -A "$ETCD_DATA_DIR" | tr '\n' ' ')" >>"$FAKE_RECORD"
+echo "$FAKE_ETCD_LOG"
+"""
+FAKE_GETENT = "#!/bin/sh\nfor ip in 10.0.0.1 10.0.0.2 10.0.0.3; do echo \"$ip STREAM etcd\"; done\n"
+OWN_ENTRY = "1111, started, etcd-1, http://etcd-1.etcd:2380, http://etcd-1.etcd:2379, false"
+OTHERS = "aaaa, started, etcd-0, http://etcd-0.etcd:2380, http://etcd-0.etcd:2379, false"
+
+
+def start_up(tmp_path, *, data: bool, status_rc=0, health_rc=0, members=OTHERS, etcd_log="") -> list[str]:
+    """Run the entrypoint once for etcd-1; return the etcdctl and etcd calls it made, in order."""
+    script = discover()["startup-selfheal"].manifests.config_maps["etcd-scripts"]["entrypoint.sh"]
+    bin_dir, data_dir, record = tmp_path / "bin", tmp_path / "data", tmp_path / "record"
+    bin_dir.mkdir()
+    for name, text in (("etcdctl", FAKE_ETCDCTL), ("etcd", FAKE_ETCD), ("getent", FAKE_GETENT)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    if data:
+        (data_dir / "member").mkdir(parents=True)
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "POD_NAME": "etcd-1",
+        "ETCD_DATA_DIR": str(data_dir),
+        "FAKE_RECORD": str(record),
+        "FAKE_STATUS_RC": str(status_rc),
+        "FAKE_HEALTH_RC": str(health_rc),
+        "FAKE_MEMBERS": members,
+        "FAKE_ETCD_LOG": etcd_log,
+    }
+    subprocess.run(["/bin/sh", "-c", script], env=env, timeout=30, check=True, capture_output=True)
+    return record.read_text().splitlines()
+
+
+def test_empty_member_whose_old_entry_does_not_answer_bootstraps_new(tmp_path):
+    # The wiped-disk case: `endpoint status --cluster` fails on the pod's own
+    # listed entry, and Bitnami decides "new cluster" without touching the members.
+    calls = start_up(tmp_path, data=False, status_rc=1, members=f"{OTHERS}\n{OWN_ENTRY}")
+    assert not [c for c in calls if "member remove" in c or "member add" in c]
+    assert calls[-1] == "etcd state=new data="
+
+
+def test_empty_member_of_an_answering_cluster_replaces_its_old_entry(tmp_path):
+    calls = start_up(tmp_path, data=False, members=f"{OTHERS}\n{OWN_ENTRY}")
+    removes = [c for c in calls if "member remove" in c]
+    adds = [c for c in calls if "member add" in c]
+    assert len(removes) == 1 and "member remove 1111" in removes[0]
+    assert len(adds) == 1 and "--peer-urls=http://etcd-1.etcd:2380" in adds[0]
+    assert calls.index(removes[0]) < calls.index(adds[0])
+    assert calls[-1] == "etcd state=existing data=new_member_envs "
+
+
+def test_member_with_data_that_etcd_says_was_removed_wipes_and_rejoins(tmp_path):
+    calls = start_up(tmp_path, data=True, etcd_log="the member has been permanently removed from the cluster")
+    assert [c for c in calls if c.startswith("etcd ")] == ["etcd state=new data=member ", "etcd state=existing data=new_member_envs "]
+    assert len([c for c in calls if "member add" in c]) == 1
+
+
+def test_member_with_data_still_in_the_cluster_starts_existing_on_it(tmp_path):
+    calls = start_up(tmp_path, data=True, etcd_log="established TCP streaming connection with remote peer")
+    assert [c for c in calls if c.startswith("etcd ")] == ["etcd state=new data=member ", "etcd state=existing data=member "]
+    assert not [c for c in calls if "member add" in c]
+
+
+def test_member_with_data_and_no_healthy_peers_starts_without_a_check(tmp_path):
+    calls = start_up(tmp_path, data=True, health_rc=1, etcd_log="established TCP streaming connection with remote peer")
+    assert [c for c in calls if c.startswith("etcd ")] == ["etcd state=new data=member "]
