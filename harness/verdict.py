@@ -30,7 +30,7 @@ from harness.checkers.logs import (
     find_crash_loops,
     find_panics,
 )
-from harness.checkers.lost_writes import LAGGING, LOST, UNDECIDED, LostWrite, find_lost_writes
+from harness.checkers.lost_writes import CONTESTED, LAGGING, LOST, UNDECIDED, LostWrite, find_lost_writes
 from harness.checkers.one_cluster import DIVERGED, NOT_JOINED, SPLIT, UNREADABLE, Finding, check_one_cluster
 from harness.checkers.revisions import Regression, find_regressions
 from harness.history import History
@@ -70,7 +70,7 @@ class Verdict:
     problems_at_end: list[str] = field(default_factory=list)
     fault_errors: list[str] = field(default_factory=list)
     hazards_at_end: list[str] = field(default_factory=list)
-    lost_writes: list[LostWrite] = field(default_factory=list)  # really lost: fewer than a majority hold them
+    lost_writes: list[LostWrite] = field(default_factory=list)  # lost (fewer than a majority hold them) or contested
     undecided_writes: list[LostWrite] = field(default_factory=list)  # short of a majority only by unread stores
     lagging_writes: list[LostWrite] = field(default_factory=list)  # the majority holds them, some member lacks them
     linearizability: list[KeyResult] = field(default_factory=list)
@@ -171,7 +171,8 @@ def judge(history: History, outage_budget: float, search_budget: int = DEFAULT_S
     loops = find_crash_loops(history.events, panics, alarms)
     available = availability(history)
     writes = find_lost_writes(history)
-    lost, undecided = [w for w in writes if w.kind == LOST], [w for w in writes if w.kind == UNDECIDED]
+    lost = [w for w in writes if w.kind in (LOST, CONTESTED)]  # contested: all but at most one of each revision lost
+    undecided = [w for w in writes if w.kind == UNDECIDED]
     keys = check_linearizable(history, budget=search_budget)
     one = check_one_cluster(history)
     regressions = find_regressions(history)

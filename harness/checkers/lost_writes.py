@@ -14,18 +14,24 @@ back behind or on a history of its own) is a lesser finding, "lagging": the
 write survived, that member did not keep up (``one_cluster`` says why).
 Members whose store could not be read may hold it or not, so when the
 readable holders fall short of a majority only because of them, the write
-is undecided rather than lost.
+is undecided rather than lost, with one exception that needs no store:
+two acknowledged writes that etcd gave the same revision with different
+contents (two clusters answered). Any two majorities of the members share a
+member, and a member holds one transaction per revision, so at most one of
+them can still be held by a majority: undecided ones among them are
+"contested", all but at most one of them lost.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from clusters.observe import Store
 from harness.checkers.linearizability import format_operation
 from harness.history import History, Operation
 
-LOST, LAGGING, UNDECIDED = "lost", "lagging", "undecided"
+LOST, CONTESTED, LAGGING, UNDECIDED = "lost", "contested", "lagging", "undecided"
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,12 @@ class LostWrite:
         held = f"held by {len(self.held_by)} of {self.voters} voting members" + (
             f" ({', '.join(self.held_by)})" if self.held_by else ""
         )
-        verdict = {LOST: "is lost", LAGGING: "survived", UNDECIDED: "may be lost"}[self.kind]
+        verdict = {
+            LOST: "is lost",
+            CONTESTED: "is lost unless it is the one write of its revision that survived",
+            LAGGING: "survived",
+            UNDECIDED: "may be lost",
+        }[self.kind]
         return f"{what} {verdict}: {held}; {'; '.join(self.missing_on)}"
 
 
@@ -71,7 +82,7 @@ def voting_members(history: History) -> int:
     final = history.snapshots[-1] if history.snapshots else None
     answered = [v for v in final.views if not v.error] if final else []
     voters = {member_id for v in answered for member_id, _, learner in v.members if not learner}
-    return len(voters) or len(history.stores)
+    return max(len(voters), final.replicas if final else 0) or len(history.stores)
 
 
 def find_lost_writes(history: History) -> list[LostWrite]:
@@ -105,8 +116,23 @@ def find_lost_writes(history: History) -> list[LostWrite]:
         if missing:
             by = op.member or history.pod_at(op.endpoint, op.complete or op.invoke)
             found.append(LostWrite(op, by, tuple(missing), tuple(held_by), voters, kind))
-    order = {LOST: 0, UNDECIDED: 1, LAGGING: 2}
+    found = _contested(found)
+    order = {LOST: 0, CONTESTED: 1, UNDECIDED: 2, LAGGING: 3}
     return sorted(found, key=lambda w: order[w.kind])
+
+
+def _contested(found: list[LostWrite]) -> list[LostWrite]:
+    """Undecided writes that share their revision with another acknowledged write of other contents (module doc)."""
+    by_revision: dict[int, list[LostWrite]] = {}
+    for write in found:
+        by_revision.setdefault(write.operation.revision or 0, []).append(write)
+    judged = []
+    for write in found:
+        rivals = [w for w in by_revision[write.operation.revision or 0] if w.operation.value != write.operation.value]
+        if write.kind == UNDECIDED and rivals:  # a rival held by a majority would have made this one lost already
+            write = dataclasses.replace(write, kind=CONTESTED)
+        judged.append(write)
+    return judged
 
 
 def _standing(

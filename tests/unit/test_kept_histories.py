@@ -7,6 +7,9 @@
   before monotonic times, it also proves that such histories still load.
 - ``seed-wipe-always-inplace-restart``: the seed incident, a wiped member
   restarted in place under its old ID panicking with ``tocommit``.
+- ``force-new-cluster-unread-member``: the same, where the third member
+  crash-looped and its store could not be read: writes no longer have a
+  provable majority against them, yet etcd gave two of them one revision.
 - ``force-new-cluster-inplace-restart``: a strategy written to lose data
   (tests/chaos/strategies), and ``reconcile-learner-inplace-restart``, the
   same fault on a strategy that keeps every write: the data checks must tell
@@ -19,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.checkers.lost_writes import LAGGING, LOST
+from harness.checkers.lost_writes import CONTESTED, LAGGING, LOST
 from harness.history import History
 from harness.verdict import judge
 
@@ -75,3 +78,10 @@ def test_every_kept_history_uses_the_current_format_once_loaded(name):
     history = History.load(DATA / name / "history.json.gz")
     assert history.started == 0.0 and history.ended > 0
     assert all(0.0 <= op.invoke <= history.ended for op in history.operations)
+
+
+def test_writes_etcd_gave_one_revision_twice_are_lost_even_when_a_member_cannot_be_read():
+    _, verdict = judged("force-new-cluster-unread-member")
+    assert {"lost-writes", "split-brain", "diverged-member", "undecided"} <= set(verdict.reasons)
+    assert verdict.lost_writes and {w.kind for w in verdict.lost_writes} == {CONTESTED}
+    assert verdict.lost_writes[0].describe(0.0).startswith("/chaos/register/4: client-3 put 'client-3-120'")

@@ -6,6 +6,7 @@ from histories import START, cas, endpoint, history, put, store, unreadable
 from clusters.etcd_api import Change
 from clusters.observe import Store
 from harness.checkers.lost_writes import (
+    CONTESTED,
     LAGGING,
     LOST,
     UNDECIDED,
@@ -179,3 +180,26 @@ def test_members_that_each_list_only_themselves_still_count_as_three_voters(make
     stores = [store("etcd-0", (2, "/k", "b")), store("etcd-1", (2, "/k", "b")), store("etcd-2", (2, "/k", "a"))]
     [lost] = find_lost_writes(history(operations=[written], stores=stores, snapshots=[make_snapshot(views)]))
     assert (lost.kind, lost.held_by, lost.voters) == (LOST, ("etcd-2",), 3)
+
+
+def test_two_acknowledged_writes_at_one_revision_cannot_both_survive(make_snapshot, make_views):
+    """Each held by one member, the third unreadable: each alone is undecided, together one at least is lost."""
+    first = put("c1", "/k", "a", 1, revision=2, member=0)
+    second = put("c2", "/j", "b", 2, revision=2, member=2)
+    stores = [store("etcd-0", (2, "/k", "a")), unreadable("etcd-1"), store("etcd-2", (2, "/j", "b"))]
+    writes = find_lost_writes(history(operations=[first, second], stores=stores))
+    assert [(w.operation.value, w.kind) for w in writes] == [("a", CONTESTED), ("b", CONTESTED)]
+    assert "is lost unless it is the one write of its revision that survived" in writes[0].describe(START)
+    alone = find_lost_writes(history(operations=[first], stores=stores))
+    assert [w.kind for w in alone] == [UNDECIDED]  # without its rival, an unread member may hold it
+
+
+def test_the_voting_members_are_at_least_the_replicas_the_deployment_runs(make_snapshot, make_views):
+    """Two fragments listing themselves while the third member is down still make three voters."""
+    views = make_views()
+    views = [replace(views[0], error="connection refused"), *(replace(v, members=((f"id{i}", f"etcd-{i}", False),))
+                                                             for i, v in enumerate(views) if i)]
+    written = put("c1", "/k", "a", 1, revision=2, member=1)
+    stores = [unreadable("etcd-0"), store("etcd-1", (2, "/k", "a")), store("etcd-2", (2, "/k", "b"))]
+    [w] = find_lost_writes(history(operations=[written], stores=stores, snapshots=[make_snapshot(views)]))
+    assert w.voters == 3
