@@ -59,7 +59,7 @@ def observed(monkeypatch, make_snapshot, make_views):
             views = make_views()
             if not self.healthy:
                 views[2] = MemberView("etcd-2", None, error="pod is Pending")
-            self.taken.append(make_snapshot(views, time=time.time()))
+            self.taken.append(make_snapshot(views, time=time.monotonic()))  # as observe.snapshot stamps it
             return self.taken[-1]
 
     observer = Observer()
@@ -68,7 +68,7 @@ def observed(monkeypatch, make_snapshot, make_views):
 
 
 def run_step(cluster, fault):
-    history = History(meta={"started": time.time()})
+    history = History(meta={"started": time.monotonic()})
     rng = random.Random(0)
     return scenario._run_fault(cluster, fault, rng, history), history, rng
 
