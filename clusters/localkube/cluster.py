@@ -1,0 +1,162 @@
+"""Bring a local Kubernetes up on this machine, and take it down.
+
+``up`` is what ``etcd-chaos cluster up`` and the pytest session fixture call:
+preflight, then etcd and the control plane, kube-proxy, then each node, then
+CoreDNS and storage, then it waits until N nodes are Ready and the add-ons
+are available. Everything it starts or changes goes into the record first, so
+an interrupted ``up`` is undone by ``down`` like a finished one.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import string
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from clusters.local.host import run
+from clusters.localkube import build, controlplane, layout, node, preflight, teardown
+from clusters.localkube.layout import Layout
+from clusters.localkube.record import Record
+
+ADDONS = Path(__file__).parent / "addons"
+READY_TIMEOUT = 120.0
+
+
+class ClusterError(RuntimeError):
+    """The cluster could not be brought up; the message says which part and where its log is."""
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float, log: Path | None = None) -> float:
+    """Poll ``check`` until true; return the seconds it took, or raise naming ``what`` (and the log to read)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            if check():
+                return time.monotonic() - started
+        except (OSError, subprocess.SubprocessError, ValueError):
+            pass
+        time.sleep(0.2)
+    where = f"; see {log}" if log else ""
+    raise ClusterError(f"{what} not within {timeout:.0f} s{where}")
+
+
+class Kubectl:
+    """The cluster's own kubectl with the administrator's kubeconfig."""
+
+    def __init__(self, tools: build.Toolset, kubeconfig: Path) -> None:
+        self.argv = [str(tools.kube("kubectl")), f"--kubeconfig={kubeconfig}"]
+
+    def __call__(self, *args: str, stdin: str | None = None, timeout: float = 60) -> str:
+        done = subprocess.run(
+            [*self.argv, *args], input=stdin, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        if done.returncode != 0:
+            raise ClusterError(f"kubectl {' '.join(args)}: {done.stderr.strip()}")
+        return done.stdout
+
+    def json(self, *args: str) -> dict:
+        return json.loads(self(*args, "-o", "json"))
+
+
+def ready_nodes(kubectl: Kubectl) -> list[str]:
+    names = []
+    for item in kubectl.json("get", "nodes")["items"]:
+        conditions = {c["type"]: c["status"] for c in item["status"].get("conditions", [])}
+        if conditions.get("Ready") == "True":
+            names.append(item["metadata"]["name"])
+    return names
+
+
+def _api_ready(root: Layout) -> bool:
+    context = ssl.create_default_context(cafile=str(root.pki / "ca.crt"))
+    context.load_cert_chain(str(root.pki / "admin.crt"), str(root.pki / "admin.key"))
+    with urllib.request.urlopen(f"{root.api_url}/readyz", context=context, timeout=2) as answer:
+        return answer.status == 200
+
+
+def _etcd_ready() -> bool:
+    with urllib.request.urlopen(f"http://127.0.0.1:{layout.ETCD_CLIENT_PORT}/health", timeout=2) as answer:
+        return json.loads(answer.read()).get("health") == "true"
+
+
+def render_addons(root: Layout, tools: build.Toolset) -> list[str]:
+    """The add-on manifests with this cluster's images, addresses and node paths filled in."""
+    values = {
+        "cluster_domain": layout.CLUSTER_DOMAIN,
+        "dns_service_ip": layout.DNS_SERVICE_IP,
+        "coredns_image": tools.images["coredns"],
+        "local_path_image": tools.images["local-path"],
+        "busybox_image": tools.images["busybox"],
+        "node_path_map": json.dumps([{"node": n.name, "paths": [str(n.storage)]} for n in root.nodes]),
+    }
+    return [string.Template(f.read_text()).substitute(values) for f in sorted(ADDONS.glob("*.yaml"))]
+
+
+def _setup_host(root: Layout, record: Record) -> None:
+    record.set_sysctl("net.ipv4.ip_forward", "1")  # pods on different nodes' bridges talk through the host
+    if Path("/proc/sys/net/bridge/bridge-nf-call-iptables").exists():
+        record.set_sysctl("net.bridge.bridge-nf-call-iptables", "1")  # Service rules see bridged replies
+    run("ip", "link", "add", root.dummy_link, "type", "dummy")
+    record.links.append(root.dummy_link)
+    record.save()
+    run("ip", "addr", "add", f"{layout.CONTROL_PLANE_IP}/32", "dev", root.dummy_link)
+    run("ip", "link", "set", root.dummy_link, "up")
+    # Pods inherit no resolver of this machine: names outside the cluster fail instead of leaving it.
+    (root.root / "resolv.conf").write_text("# etcd-chaos: cluster names only\noptions ndots:5\n")
+
+
+def up(tools: build.Toolset, nodes: int = 3, progress: Callable[[str], None] = print, root: Layout | None = None) -> Layout:
+    """Start a cluster of ``nodes`` Ready nodes; return its layout (``kubeconfig`` is the admin's)."""
+    root = root or Layout.of(nodes)
+    stale = Record.load(root.record)
+    if stale is not None and not any(p.alive() for p in stale.processes):
+        teardown.down(tools, root)  # what a killed run left
+    found = preflight.problems(root)
+    if found:
+        raise ClusterError("cannot start a local cluster:\n  " + "\n  ".join(found))
+    started = time.monotonic()
+    root.root.mkdir(parents=True, exist_ok=True)
+    record = Record(root.record, nodes=nodes)
+    record.save()
+    try:
+        _start(tools, root, record, progress)
+    except BaseException:
+        teardown.down(tools, root)
+        raise
+    progress(f"{nodes} nodes Ready in {time.monotonic() - started:.1f} s; kubeconfig: {root.kubeconfig}")
+    return root
+
+
+def _start(tools: build.Toolset, root: Layout, record: Record, progress: Callable[[str], None]) -> None:
+    _setup_host(root, record)
+    controlplane.make_pki(root)
+    controlplane.start_etcd(root, tools, record)
+    wait_for("the control plane's etcd", _etcd_ready, 30, root.logs / "etcd.log")
+    controlplane.start_apiserver(root, tools, record)
+    took = wait_for("kube-apiserver /readyz", lambda: _api_ready(root), 60, root.logs / "kube-apiserver.log")
+    progress(f"kube-apiserver ready in {took:.1f} s")
+    controlplane.start_controller_manager(root, tools, record)
+    controlplane.start_scheduler(root, tools, record)
+    controlplane.start_kube_proxy(root, tools, record)
+    for each in root.nodes:
+        node.make_cgroup_root(each, record)
+        node.make_bridge(each, record)
+        node.write_configs(each, root, tools)
+        node.start_containerd(each, root, tools, record)
+    for each in root.nodes:
+        log = root.logs / f"containerd-{each.name}.log"
+        wait_for(f"containerd of {each.name}", each.containerd_socket.exists, 30, log)
+        node.import_images(each, tools)
+        node.start_kubelet(each, root, tools, record)
+    kubectl = Kubectl(tools, root.kubeconfig)
+    wait_for(f"{len(root.nodes)} Ready nodes", lambda: len(ready_nodes(kubectl)) == len(root.nodes), READY_TIMEOUT,
+             root.logs)
+    kubectl("apply", "-f", "-", stdin="\n---\n".join(render_addons(root, tools)))
+    for namespace, name in (("kube-system", "coredns"), ("local-path-storage", "local-path-provisioner")):
+        kubectl("-n", namespace, "rollout", "status", f"deployment/{name}", f"--timeout={READY_TIMEOUT:.0f}s",
+                timeout=READY_TIMEOUT + 10)

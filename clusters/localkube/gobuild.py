@@ -1,0 +1,153 @@
+"""Build the cluster's Go programs from the Go module proxy, as their own modules would.
+
+``go install module@version`` refuses a module whose go.mod has ``replace``
+lines, and k8s.io/kubernetes has one for each staging module (``k8s.io/api =>
+./staging/src/k8s.io/api``). So every program is built the same way: a
+throwaway main module requires the program's module and repeats its replace
+lines, with each replacement inside the module (a relative path) taken from
+the proxy instead, where Kubernetes publishes its staging modules as v0.X.Y.
+Built binaries go to a cache keyed by module version; a later build finds
+them and returns at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from clusters.localkube import versions
+
+
+class BuildError(RuntimeError):
+    """A build step failed; the message names the step and what it printed."""
+
+
+@dataclass(frozen=True)
+class GoModule:
+    """One module at one version and the programs (main packages) built from it."""
+
+    path: str
+    version: str
+    programs: tuple[str, ...]  # package paths; a binary is named after the last element
+    relative_replaces: str | None = None  # version of the proxy's modules that stand in for ./ replacements
+
+    @property
+    def key(self) -> str:
+        return f"{self.path.rsplit('/', 1)[-1]}-{self.version}"
+
+    def binaries(self) -> list[str]:
+        return [program.rsplit("/", 1)[-1] for program in self.programs]
+
+
+KUBERNETES = GoModule(
+    "k8s.io/kubernetes",
+    versions.KUBERNETES,
+    tuple(
+        f"k8s.io/kubernetes/cmd/{name}"
+        for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl")
+    ),
+    relative_replaces=versions.staging_version(),
+)
+COREDNS = GoModule("github.com/coredns/coredns", versions.COREDNS, ("github.com/coredns/coredns",))
+CRI_TOOLS = GoModule("sigs.k8s.io/cri-tools", versions.CRI_TOOLS, ("sigs.k8s.io/cri-tools/cmd/crictl",))
+LOCAL_PATH = GoModule(
+    "github.com/rancher/local-path-provisioner",
+    versions.LOCAL_PATH_PROVISIONER,
+    ("github.com/rancher/local-path-provisioner",),
+)
+MODULES = (KUBERNETES, COREDNS, CRI_TOOLS, LOCAL_PATH)
+
+Progress = Callable[[str], None]
+
+
+def _go(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 3600) -> str:
+    done = subprocess.run(
+        ["go", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if done.returncode != 0:
+        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
+        raise BuildError(f"go {' '.join(args)} (in {cwd}) failed:\n{tail}")
+    return done.stdout
+
+
+def replace_arguments(module: GoModule, replaces: list[dict]) -> list[str]:
+    """``go mod edit`` arguments that repeat ``module``'s replace lines (``go mod edit -json``'s ``Replace``)."""
+    arguments = []
+    for replace in replaces:
+        old, new = replace["Old"], replace["New"]
+        if new["Path"].startswith("."):
+            if module.relative_replaces is None:
+                raise BuildError(f"{module.path}@{module.version} replaces {old['Path']} by a path inside it")
+            target = f"{old['Path']}@{module.relative_replaces}"
+        else:
+            target = new["Path"] + (f"@{new['Version']}" if new.get("Version") else "")
+        source = old["Path"] + (f"@{old['Version']}" if old.get("Version") else "")
+        arguments.append(f"-replace={source}={target}")
+    return arguments
+
+
+def _module_replaces(module: GoModule, workdir: Path) -> list[dict]:
+    info = json.loads(_go(["mod", "download", "-json", f"{module.path}@{module.version}"], workdir))
+    return json.loads(_go(["mod", "edit", "-json", info["GoMod"]], workdir)).get("Replace") or []
+
+
+def _prepare(module: GoModule, workdir: Path) -> None:
+    """The throwaway main module: requires ``module``, repeats its replaces, imports its programs."""
+    if (workdir / "go.sum").exists():
+        return
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    _go(["mod", "init", "etcd-chaos.build/" + module.key.replace(".", "-")], workdir)
+    _go(["mod", "edit", f"-require={module.path}@{module.version}", *replace_arguments(module, _module_replaces(module, workdir))], workdir)
+    imports = "\n".join(f'\t_ "{program}"' for program in module.programs)
+    (workdir / "programs.go").write_text(f"//go:build programs\n\npackage programs\n\nimport (\n{imports}\n)\n")
+    _go(["mod", "tidy"], workdir)
+
+
+def build(module: GoModule, cache: Path, progress: Progress) -> Path:
+    """Build every program of ``module`` into ``cache/bin/<key>/``, skipping what is already there."""
+    bin_dir = cache / "bin" / module.key
+    missing = [b for b in module.binaries() if not (bin_dir / b).is_file()]
+    if not missing:
+        progress(f"{module.key}: {', '.join(module.binaries())} already built ({bin_dir})")
+        return bin_dir
+    workdir = cache / "gomod" / module.key
+    started = time.monotonic()
+    progress(f"{module.key}: resolving modules")
+    _prepare(module, workdir)
+    env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for program in module.programs:
+        name = program.rsplit("/", 1)[-1]
+        if name not in missing:
+            continue
+        progress(f"{module.key}: building {name}")
+        began = time.monotonic()
+        partial = bin_dir / f".{name}.partial"
+        _go(["build", "-trimpath", "-ldflags=-s -w", "-o", str(partial), program], workdir, env=env)
+        partial.rename(bin_dir / name)
+        progress(f"{module.key}: built {name} in {time.monotonic() - began:.0f} s")
+    progress(f"{module.key}: done in {time.monotonic() - started:.0f} s")
+    return bin_dir
+
+
+def local_program(source: Path, name: str, cache: Path, progress: Progress) -> Path:
+    """Build a program whose source is in this repository (a single-file main package)."""
+    out = cache / "bin" / "own" / name
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    stamp = out.with_suffix(".sha256")
+    if out.is_file() and stamp.is_file() and stamp.read_text() == digest:
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "CGO_ENABLED": "0"}
+    _go(["build", "-trimpath", "-ldflags=-s -w", "-o", str(out), str(source)], source.parent, env=env)
+    stamp.write_text(digest)
+    progress(f"built {name} from {source.name}")
+    return out

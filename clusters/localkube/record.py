@@ -1,0 +1,103 @@
+"""What ``cluster up`` started and changed on the machine, written down as it goes.
+
+``cluster down`` may run in another process, after Ctrl-C or after a crash
+half-way through ``up``; it undoes exactly what the record lists and nothing
+else. Every process is known by PID and kernel start time, so a PID that has
+since been reused by someone else's process is left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from clusters.local.host import kill_recorded, start_time
+
+
+@dataclass
+class Started:
+    name: str
+    pid: int
+    start: int | None
+
+    def alive(self) -> bool:
+        return self.start is not None and start_time(self.pid) == self.start
+
+
+@dataclass
+class Record:
+    path: Path
+    nodes: int = 0
+    processes: list[Started] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)  # made by up itself: the bridges and the dummy link
+    cgroups: list[str] = field(default_factory=list)  # cgroupRoots, one per node, in every hierarchy
+    sysctls: dict[str, str] = field(default_factory=dict)  # /proc/sys path -> the value before up
+
+    def save(self) -> None:
+        data = asdict(self)
+        data.pop("path")
+        partial = self.path.with_suffix(".partial")
+        partial.write_text(json.dumps(data, indent=1))
+        partial.rename(self.path)
+
+    @classmethod
+    def load(cls, path: Path) -> Record | None:
+        if not path.is_file():
+            return None
+        data = json.loads(path.read_text())
+        data["processes"] = [Started(**p) for p in data["processes"]]
+        return cls(path, **data)
+
+    def start(self, name: str, argv: list[str], log: Path, env: dict[str, str] | None = None) -> Started:
+        """Start a component in its own session, its output in ``log``, and record it before anything else."""
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+            )
+        started = Started(name, process.pid, start_time(process.pid))
+        self.processes.append(started)
+        self.save()
+        return started
+
+    def find(self, name: str) -> Started | None:
+        return next((p for p in self.processes if p.name == name), None)
+
+    def stop(self, name: str, grace: float) -> None:
+        """SIGTERM, then SIGKILL after ``grace`` seconds; return once the process is gone."""
+        process = self.find(name)
+        if process is None:
+            return
+        kill_recorded(process.pid, process.start, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while process.alive() and time.monotonic() < deadline:
+            _reap(process.pid)
+            time.sleep(0.05)
+        if process.alive():
+            kill_recorded(process.pid, process.start, signal.SIGKILL)
+            kill_deadline = time.monotonic() + 5
+            while process.alive() and time.monotonic() < kill_deadline:
+                _reap(process.pid)
+                time.sleep(0.05)
+        _reap(process.pid)
+
+    def set_sysctl(self, name: str, value: str) -> None:
+        path = Path("/proc/sys") / name.replace(".", "/")
+        before = path.read_text().strip()
+        if before != value:
+            self.sysctls.setdefault(str(path), before)
+            self.save()
+            path.write_text(value)
+
+
+def _reap(pid: int) -> None:
+    """Collect our own child's exit status, so it does not linger as a zombie that looks alive."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
