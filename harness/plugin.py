@@ -26,7 +26,9 @@ import pytest
 import faults
 from clusters.base import Cluster
 from clusters.local import host
-from clusters.local.cluster import LocalCluster, LocalOptions
+from clusters.local.cluster import LocalCluster, LocalOptions, etcd_version
+from clusters.localkube import build as localkube_build
+from clusters.localkube import cluster as localkube
 from clusters.manifests import ManifestError
 from clusters.strategy import Strategy, discover
 from harness import declarations, report, results, scenario
@@ -99,6 +101,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="pad every written value to this size (default 0: each value is just its unique name, such as client-2-17)")
     add("--workload-timeout", type=float, default=spec.timeout, metavar="S",
         help=f"how long a call may take before its outcome is unknown (default {spec.timeout:g})")
+    add("--kube-nodes", type=int, default=3, metavar="N",
+        help="nodes of the real local Kubernetes the local_kubernetes fixture starts (default 3)")
+    add("--kube-bin-dir", type=Path, default=None, metavar="DIR",
+        help="Kubernetes server binaries (kube-apiserver, kubelet, ...) to use instead of the ones built here")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -120,7 +126,7 @@ def pytest_configure(config: pytest.Config) -> None:
     unknown = [s for s in config.getoption("strategy") if s not in strategies]
     if unknown:
         raise pytest.UsageError(f"unknown strategy {unknown[0]!r}; known strategies: {', '.join(sorted(strategies))}")
-    for option in ("chaos_runs", "nodes", "search_budget"):
+    for option in ("chaos_runs", "nodes", "search_budget", "kube_nodes"):
         if config.getoption(option) < 1:
             raise pytest.UsageError(f"--{option.replace('_', '-')} {config.getoption(option)}: give 1 or more")
     for option in ("start_timeout", "recovery_timeout", "outage_budget", "backoff_base"):
@@ -240,6 +246,30 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def _argnames(mark: pytest.Mark) -> list[str]:
     names = mark.args[0] if mark.args else mark.kwargs.get("argnames", "")
     return [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
+
+
+@pytest.fixture(scope="session")
+def local_kubernetes(request: pytest.FixtureRequest) -> Iterator[localkube.Running]:
+    """A real Kubernetes on this machine for the whole session, as ``etcd-chaos cluster up`` makes it.
+
+    Built on first use (minutes; cached after). Taken down at the end of the
+    session, or on Ctrl-C, and whatever it left behind fails the session's
+    teardown, so a leak is seen where it happened.
+    """
+    if os.geteuid() != 0:
+        pytest.skip("the local Kubernetes needs root (kubelets, containerd, bridges, cgroups)")
+    config = request.config
+    etcd_bin = config.stash[STATE].bin_dir
+    try:
+        tools = localkube_build.prepare(etcd_bin, etcd_version(etcd_bin), print, kube_bin=config.getoption("kube_bin_dir"))
+        running = localkube.up(tools, config.getoption("kube_nodes"), print)
+    except (localkube_build.BuildError, localkube.ClusterError) as error:
+        pytest.fail(f"local Kubernetes: {error}", pytrace=False)
+    try:
+        yield running
+    finally:
+        left = running.down()
+    assert not left, f"the local Kubernetes left behind: {'; '.join(left)}"
 
 
 @pytest.fixture

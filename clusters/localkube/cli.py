@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from clusters.local.cluster import etcd_version
+from clusters.local.host import HostError
 from clusters.localkube import build, images, teardown
 from clusters.localkube import cluster as localcluster
 from clusters.localkube.gobuild import BuildError
@@ -66,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copy(Path(images.__file__).parent / "Dockerfile", args.directory / "Dockerfile")
             print(f"{args.directory}: docker build -t {tools.images['strategy']} {args.directory}")
         elif args.command == "cluster" and args.action == "up":
-            root = localcluster.up(tools, args.nodes, _progress)
-            print(root.kubeconfig)
+            running = localcluster.up(tools, args.nodes, _progress)
+            print(running.root.kubeconfig)
         elif args.command == "cluster":
             left = teardown.down(tools)
             for line in left:
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             if left:
                 return 1
             print("down: nothing left behind")
-    except (BuildError, localcluster.ClusterError, ValueError) as error:
+    except (BuildError, localcluster.ClusterError, HostError, ValueError) as error:
         print(f"etcd-chaos: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -16,6 +16,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from clusters.local.host import run
@@ -101,7 +102,7 @@ def _setup_host(root: Layout, record: Record) -> None:
     record.set_sysctl("net.ipv4.ip_forward", "1")  # pods on different nodes' bridges talk through the host
     if Path("/proc/sys/net/bridge/bridge-nf-call-iptables").exists():
         record.set_sysctl("net.bridge.bridge-nf-call-iptables", "1")  # Service rules see bridged replies
-    run("ip", "link", "add", root.dummy_link, "type", "dummy")
+    run("ip", "link", "add", root.dummy_link, "type", "bridge")  # a dummy link needs a module this kernel may lack
     record.links.append(root.dummy_link)
     record.save()
     run("ip", "addr", "add", f"{layout.CONTROL_PLANE_IP}/32", "dev", root.dummy_link)
@@ -110,8 +111,38 @@ def _setup_host(root: Layout, record: Record) -> None:
     (root.root / "resolv.conf").write_text("# etcd-chaos: cluster names only\noptions ndots:5\n")
 
 
-def up(tools: build.Toolset, nodes: int = 3, progress: Callable[[str], None] = print, root: Layout | None = None) -> Layout:
-    """Start a cluster of ``nodes`` Ready nodes; return its layout (``kubeconfig`` is the admin's)."""
+@dataclass(frozen=True)
+class Running:
+    """A cluster that is up: where it lives, what it runs, and kubectl for it."""
+
+    root: Layout
+    tools: build.Toolset
+    kubectl: Kubectl
+
+    def crictl(self, node_name: str, *args: str, timeout: float = 30) -> str:
+        """crictl against one node's containerd: what only the node knows (container PIDs, sandboxes)."""
+        socket = next(n.containerd_socket for n in self.root.nodes if n.name == node_name)
+        argv = [str(self.tools.crictl), "--runtime-endpoint", f"unix://{socket}", "--timeout", "10s", *args]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+        if done.returncode != 0:
+            raise ClusterError(f"crictl {' '.join(args)} on {node_name}: {done.stderr.strip()}")
+        return done.stdout
+
+    def container_pid(self, node_name: str, namespace: str, pod: str, container: str) -> int:
+        """The host PID of a running container's main process."""
+        ids = self.crictl(node_name, "ps", "-q", "--state", "running", "--name", f"^{container}$",
+                          "--label", f"io.kubernetes.pod.name={pod}",
+                          "--label", f"io.kubernetes.pod.namespace={namespace}").split()
+        if len(ids) != 1:
+            raise ClusterError(f"{namespace}/{pod} container {container}: {len(ids)} running on {node_name}")
+        return int(json.loads(self.crictl(node_name, "inspect", "-o", "json", ids[0]))["info"]["pid"])
+
+    def down(self) -> list[str]:
+        return teardown.down(self.tools, self.root)
+
+
+def up(tools: build.Toolset, nodes: int = 3, progress: Callable[[str], None] = print, root: Layout | None = None) -> Running:
+    """Start a cluster of ``nodes`` Ready nodes; the admin's kubeconfig is ``root.kubeconfig``."""
     root = root or Layout.of(nodes)
     stale = Record.load(root.record)
     if stale is not None and not any(p.alive() for p in stale.processes):
@@ -129,7 +160,7 @@ def up(tools: build.Toolset, nodes: int = 3, progress: Callable[[str], None] = p
         teardown.down(tools, root)
         raise
     progress(f"{nodes} nodes Ready in {time.monotonic() - started:.1f} s; kubeconfig: {root.kubeconfig}")
-    return root
+    return Running(root, tools, Kubectl(tools, root.kubeconfig))
 
 
 def _start(tools: build.Toolset, root: Layout, record: Record, progress: Callable[[str], None]) -> None:

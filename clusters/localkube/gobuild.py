@@ -37,6 +37,7 @@ class GoModule:
     version: str
     programs: tuple[str, ...]  # package paths; a binary is named after the last element
     relative_replaces: str | None = None  # version of the proxy's modules that stand in for ./ replacements
+    version_variables: tuple[str, ...] = ()  # Go variables the release build sets to the version (-X)
 
     @property
     def key(self) -> str:
@@ -54,6 +55,12 @@ KUBERNETES = GoModule(
         for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl")
     ),
     relative_replaces=versions.staging_version(),
+    # what Kubernetes' own release build sets, so that nodes, `kubectl version` and skew checks see v1.X.Y
+    version_variables=tuple(
+        f"{package}.{variable}"
+        for package in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
+        for variable in ("gitVersion", "gitMajor", "gitMinor", "gitTreeState")
+    ),
 )
 COREDNS = GoModule("github.com/coredns/coredns", versions.COREDNS, ("github.com/coredns/coredns",))
 CRI_TOOLS = GoModule("sigs.k8s.io/cri-tools", versions.CRI_TOOLS, ("sigs.k8s.io/cri-tools/cmd/crictl",))
@@ -111,10 +118,19 @@ def _prepare(module: GoModule, workdir: Path) -> None:
     _go(["mod", "tidy"], workdir)
 
 
+def ldflags(module: GoModule) -> str:
+    """Strip symbols; set the version variables as a release build would."""
+    major, minor = module.version.lstrip("v").split(".")[:2]
+    values = {"gitVersion": module.version, "gitMajor": major, "gitMinor": minor, "gitTreeState": "clean"}
+    return " ".join(["-s", "-w", *(f"-X {v}={values[v.rsplit('.', 1)[1]]}" for v in module.version_variables)])
+
+
 def build(module: GoModule, cache: Path, progress: Progress) -> Path:
     """Build every program of ``module`` into ``cache/bin/<key>/``, skipping what is already there."""
     bin_dir = cache / "bin" / module.key
-    missing = [b for b in module.binaries() if not (bin_dir / b).is_file()]
+    flags, stamp = ldflags(module), bin_dir / ".ldflags"
+    same_flags = stamp.is_file() and stamp.read_text() == flags
+    missing = [b for b in module.binaries() if not (same_flags and (bin_dir / b).is_file())]
     if not missing:
         progress(f"{module.key}: {', '.join(module.binaries())} already built ({bin_dir})")
         return bin_dir
@@ -124,6 +140,7 @@ def build(module: GoModule, cache: Path, progress: Progress) -> Path:
     _prepare(module, workdir)
     env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
     bin_dir.mkdir(parents=True, exist_ok=True)
+    stamp.unlink(missing_ok=True)
     for program in module.programs:
         name = program.rsplit("/", 1)[-1]
         if name not in missing:
@@ -131,9 +148,10 @@ def build(module: GoModule, cache: Path, progress: Progress) -> Path:
         progress(f"{module.key}: building {name}")
         began = time.monotonic()
         partial = bin_dir / f".{name}.partial"
-        _go(["build", "-trimpath", "-ldflags=-s -w", "-o", str(partial), program], workdir, env=env)
+        _go(["build", "-trimpath", f"-ldflags={flags}", "-o", str(partial), program], workdir, env=env)
         partial.rename(bin_dir / name)
         progress(f"{module.key}: built {name} in {time.monotonic() - began:.0f} s")
+    stamp.write_text(flags)
     progress(f"{module.key}: done in {time.monotonic() - started:.0f} s")
     return bin_dir
 

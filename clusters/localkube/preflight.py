@@ -32,8 +32,13 @@ def ports(root: Layout) -> list[int]:
 
 
 def _port_taken(port: int) -> bool:
-    """Binding the wildcard address fails if anything listens on the port at any address."""
+    """Binding the wildcard address fails if anything listens on the port at any address.
+
+    With SO_REUSEADDR, as the servers themselves bind: connections of an
+    earlier cluster still in TIME_WAIT do not keep a new one from starting.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("0.0.0.0", port))
         except OSError as error:

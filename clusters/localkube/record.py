@@ -68,23 +68,21 @@ class Record:
     def find(self, name: str) -> Started | None:
         return next((p for p in self.processes if p.name == name), None)
 
-    def stop(self, name: str, grace: float) -> None:
-        """SIGTERM, then SIGKILL after ``grace`` seconds; return once the process is gone."""
-        process = self.find(name)
-        if process is None:
-            return
-        kill_recorded(process.pid, process.start, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while process.alive() and time.monotonic() < deadline:
-            _reap(process.pid)
-            time.sleep(0.05)
-        if process.alive():
-            kill_recorded(process.pid, process.start, signal.SIGKILL)
-            kill_deadline = time.monotonic() + 5
-            while process.alive() and time.monotonic() < kill_deadline:
-                _reap(process.pid)
+    def stop(self, names: list[str], grace: float) -> None:
+        """SIGTERM to all at once, SIGKILL to those still there after ``grace`` s; return once all are gone."""
+        processes = [p for p in self.processes if p.name in names and p.alive()]
+        for process in processes:
+            kill_recorded(process.pid, process.start, signal.SIGTERM)
+        for sig, wait in ((signal.SIGKILL, grace), (None, 5.0)):
+            deadline = time.monotonic() + wait
+            while any(p.alive() for p in processes) and time.monotonic() < deadline:
+                for process in processes:
+                    _reap(process.pid)
                 time.sleep(0.05)
-        _reap(process.pid)
+            for process in processes:
+                if sig is not None and process.alive():
+                    kill_recorded(process.pid, process.start, sig)
+                _reap(process.pid)
 
     def set_sysctl(self, name: str, value: str) -> None:
         path = Path("/proc/sys") / name.replace(".", "/")

@@ -23,7 +23,9 @@ from clusters.localkube.layout import Layout
 from clusters.localkube.node import CGROUP_BASE
 from clusters.localkube.record import Record
 
-STOP_GRACE = {"kube-apiserver": 15.0}  # it drains requests on SIGTERM before it exits
+# Everything that could still call the API server is stopped before it, and
+# its store is deleted next: its graceful drain (over 10 s) would serve no one.
+API_GRACE = 2.0
 DEFAULT_GRACE = 10.0
 
 
@@ -77,28 +79,29 @@ def down(tools: build.Toolset, root: Layout | None = None) -> list[str]:
     if record is None:
         return leftovers(base)
     root = Layout.of(max(record.nodes, 1), base.root)
-    for node in root.nodes:
-        record.stop(f"kubelet-{node.name}", DEFAULT_GRACE)
+    record.stop([f"kubelet-{node.name}" for node in root.nodes], DEFAULT_GRACE)
     _remove_pods(tools, root)
-    for node in root.nodes:
-        record.stop(f"containerd-{node.name}", DEFAULT_GRACE)
+    record.stop([f"containerd-{node.name}" for node in root.nodes], DEFAULT_GRACE)
     for pid in shims(root):
         os.kill(pid, signal.SIGKILL)
-    record.stop("kube-proxy", DEFAULT_GRACE)
+    record.stop(["kube-proxy", "kube-scheduler", "kube-controller-manager"], DEFAULT_GRACE)
     if record.find("kube-proxy") is not None:
         run(*controlplane.kube_proxy_argv(root, tools, "--cleanup"), check=False, timeout=30)
-    for name in ("kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"):
-        record.stop(name, STOP_GRACE.get(name, DEFAULT_GRACE))
+    record.stop(["kube-apiserver"], API_GRACE)
+    record.stop(["etcd"], DEFAULT_GRACE)
     for point in our_mounts(root.root):
         if run("umount", str(point), check=False).returncode != 0:
             run("umount", "-l", str(point), check=False)
-    for directory in sorted(record.cgroups, key=lambda d: len(Path(d).parts)):
+    # the recorded roots, and those the kubelet made itself (in a hybrid machine's v2 tree too)
+    for directory in sorted({*record.cgroups, *_node_cgroups()}):
         _remove_cgroup(Path(directory))
     for link in record.links:
         run("ip", "link", "del", link, check=False)
     for path, value in record.sysctls.items():
         Path(path).write_text(value)
     shutil.rmtree(root.root, ignore_errors=True)
+    if root.root.parent.name == layout.PREFIX and not any(root.root.parent.iterdir()):
+        root.root.parent.rmdir()
     return leftovers(root, record)
 
 
