@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"etcd-chaos: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        print("etcd-chaos: interrupted; what it had started was stopped and removed", file=sys.stderr)
         return 130
     return 0
 

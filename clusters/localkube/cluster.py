@@ -156,8 +156,10 @@ def up(tools: build.Toolset, nodes: int = 3, progress: Callable[[str], None] = p
     record.save()
     try:
         _start(tools, root, record, progress)
-    except BaseException:
-        teardown.down(tools, root)
+    except BaseException as error:
+        left = teardown.down(tools, root)
+        if left and not isinstance(error, KeyboardInterrupt):
+            raise ClusterError(f"{error}\n  and taking it down left: {'; '.join(left)}") from error
         raise
     progress(f"{nodes} nodes Ready in {time.monotonic() - started:.1f} s; kubeconfig: {root.kubeconfig}")
     return Running(root, tools, Kubectl(tools, root.kubeconfig))

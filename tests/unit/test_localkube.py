@@ -10,6 +10,7 @@ import ipaddress
 import hashlib
 import io
 import json
+import socket
 import tarfile
 from pathlib import Path
 
@@ -19,7 +20,8 @@ import yaml
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from clusters.localkube import build, cluster, controlplane, gobuild, images, layout, node, versions
+from clusters.localkube import build, cluster, controlplane, gobuild, images, layout, node, preflight, versions
+from clusters.localkube.record import Record
 from clusters.localkube.gobuild import BuildError
 
 
@@ -207,3 +209,30 @@ def test_addons_are_valid_kubernetes_objects_with_this_clusters_values(tmp_path:
     assert "$VOL_DIR" in by_kind[("ConfigMap", "local-path-config")]["data"]["setup"]
     corefile = by_kind[("ConfigMap", "coredns")]["data"]["Corefile"]
     assert "forward" not in corefile, "no query leaves the cluster"
+
+
+def test_preflight_refuses_a_second_cluster_and_names_the_fix(tmp_path: Path) -> None:
+    root = layout.Layout.of(3, tmp_path)
+    root.root.mkdir(parents=True, exist_ok=True)
+    Record(root.record, nodes=3).save()
+    assert preflight.problems(root)[-1] == f"a cluster is already up ({root.root}): etcd-chaos cluster down"
+
+
+def test_preflight_names_every_port_in_use(tmp_path: Path) -> None:
+    root = layout.Layout.of(3, tmp_path)
+    assert len(set(preflight.ports(root))) == len(preflight.ports(root))
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", root.nodes[2].kubelet_port))
+        listener.listen()
+        found = [p for p in preflight.problems(root) if p.startswith("ports in use")]
+    assert found and str(root.nodes[2].kubelet_port) in found[0]
+
+
+def test_a_record_stops_only_the_processes_it_started(tmp_path: Path) -> None:
+    record = Record(tmp_path / "record.json")
+    record.start("sleeper", ["sleep", "30"], tmp_path / "sleeper.log")
+    record.start("stubborn", ["sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"], tmp_path / "stubborn.log")
+    loaded = Record.load(tmp_path / "record.json")
+    assert [p.name for p in loaded.processes] == ["sleeper", "stubborn"]
+    loaded.stop(["sleeper", "stubborn"], grace=0.5)
+    assert not any(p.alive() for p in record.processes)
