@@ -119,11 +119,8 @@ class Running:
     tools: build.Toolset
     kubectl: Kubectl
 
-    def crictl(self, node_name: str, *args: str, timeout: float = 30) -> str:
-        """crictl against one node's containerd: what only the node knows (container PIDs, sandboxes)."""
-        socket = next(n.containerd_socket for n in self.root.nodes if n.name == node_name)
-        argv = [str(self.tools.crictl), "--runtime-endpoint", f"unix://{socket}", "--timeout", "10s", *args]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    def crictl(self, node_name: str, *args: str) -> str:
+        done = node.crictl(self.tools, next(n for n in self.root.nodes if n.name == node_name), *args)
         if done.returncode != 0:
             raise ClusterError(f"crictl {' '.join(args)} on {node_name}: {done.stderr.strip()}")
         return done.stdout

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 from clusters.local.host import run
@@ -195,6 +196,12 @@ def import_images(node: Node, tools: build.Toolset) -> None:
     for tar in tools.image_tars:
         run(str(tools.ctr), "--address", str(node.containerd_socket), "-n", "k8s.io", "images", "import", str(tar),
             timeout=120)
+
+
+def crictl(tools: build.Toolset, node: Node, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """crictl against the node's own containerd: what only the node knows (container PIDs, sandboxes)."""
+    argv = [str(tools.crictl), "--runtime-endpoint", f"unix://{node.containerd_socket}", "--timeout", "20s", *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def start_kubelet(node: Node, root: layout.Layout, tools: build.Toolset, record: Record) -> None:

@@ -14,11 +14,10 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
 from pathlib import Path
 
 from clusters.local.host import run
-from clusters.localkube import build, controlplane, layout
+from clusters.localkube import build, controlplane, layout, node
 from clusters.localkube.layout import Layout
 from clusters.localkube.node import CGROUP_BASE
 from clusters.localkube.record import Record
@@ -29,21 +28,13 @@ API_GRACE = 2.0
 DEFAULT_GRACE = 10.0
 
 
-def _crictl(tools: build.Toolset, socket: Path, *args: str, timeout: float = 60) -> str:
-    done = subprocess.run(
-        [str(tools.crictl), "--runtime-endpoint", f"unix://{socket}", "--timeout", "20s", *args],
-        capture_output=True, text=True, timeout=timeout, check=False,
-    )
-    return done.stdout
-
-
 def _remove_pods(tools: build.Toolset, root: Layout) -> None:
-    for node in root.nodes:
-        if node.containerd_socket.exists():
-            pods = _crictl(tools, node.containerd_socket, "pods", "-q").split()
+    for each in root.nodes:
+        if each.containerd_socket.exists():
+            pods = node.crictl(tools, each, "pods", "-q").stdout.split()
             if pods:
-                _crictl(tools, node.containerd_socket, "stopp", *pods)
-                _crictl(tools, node.containerd_socket, "rmp", "--force", *pods)
+                node.crictl(tools, each, "stopp", *pods)
+                node.crictl(tools, each, "rmp", "--force", *pods)
 
 
 def our_mounts(root: Path) -> list[Path]:
@@ -58,7 +49,7 @@ def our_mounts(root: Path) -> list[Path]:
 
 def shims(root: Layout) -> list[int]:
     """containerd's shims for this cluster: started with the address of one of its containerds."""
-    sockets = {str(node.containerd_socket) for node in root.nodes}
+    sockets = {str(n.containerd_socket) for n in root.nodes}
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -79,9 +70,9 @@ def down(tools: build.Toolset, root: Layout | None = None) -> list[str]:
     if record is None:
         return leftovers(base)
     root = Layout.of(max(record.nodes, 1), base.root)
-    record.stop([f"kubelet-{node.name}" for node in root.nodes], DEFAULT_GRACE)
+    record.stop([f"kubelet-{n.name}" for n in root.nodes], DEFAULT_GRACE)
     _remove_pods(tools, root)
-    record.stop([f"containerd-{node.name}" for node in root.nodes], DEFAULT_GRACE)
+    record.stop([f"containerd-{n.name}" for n in root.nodes], DEFAULT_GRACE)
     for pid in shims(root):
         os.kill(pid, signal.SIGKILL)
     record.stop(["kube-proxy", "kube-scheduler", "kube-controller-manager"], DEFAULT_GRACE)

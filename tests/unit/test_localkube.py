@@ -1,6 +1,6 @@
 """The local Kubernetes' pure parts: versions, addresses, images, certificates, configs, add-ons.
 
-What needs root, Go or a running cluster is in tests/integration/test_localkube.py.
+What needs root, Go or a running cluster is in tests/integration/test_kubernetes_smoke.py.
 """
 
 from __future__ import annotations
