@@ -186,6 +186,9 @@ def _start(tools: build.Toolset, root: Layout, record: Record, progress: Callabl
     kubectl = Kubectl(tools, root.kubeconfig)
     wait_for(f"{len(root.nodes)} Ready nodes", lambda: len(ready_nodes(kubectl)) == len(root.nodes), READY_TIMEOUT,
              root.logs)
+    for each in root.nodes:  # as the node IPAM controller would record it: the range its CNI bridge hands out
+        cidr = str(each.pod_cidr)
+        kubectl("patch", "node", each.name, "--type=merge", "-p", json.dumps({"spec": {"podCIDR": cidr, "podCIDRs": [cidr]}}))
     kubectl("apply", "-f", "-", stdin="\n---\n".join(render_addons(root, tools)))
     for namespace, name in (("kube-system", "coredns"), ("local-path-storage", "local-path-provisioner")):
         kubectl("-n", namespace, "rollout", "status", f"deployment/{name}", f"--timeout={READY_TIMEOUT:.0f}s",

@@ -8,6 +8,7 @@ cases do not depend on their order.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import signal
@@ -64,6 +65,10 @@ def test_members_are_ready_one_per_node_with_their_volumes(kube: Running) -> Non
     pods = _pods(kube)
     assert sorted(pods) == ["etcd-0", "etcd-1", "etcd-2"]
     assert len({p["spec"]["nodeName"] for p in pods.values()}) == 3
+    nodes = {n["metadata"]["name"]: n for n in kube.kubectl.json("get", "nodes")["items"]}
+    for pod in pods.values():  # each pod's address comes from its node's range
+        cidr = ipaddress.ip_network(nodes[pod["spec"]["nodeName"]]["spec"]["podCIDR"])
+        assert ipaddress.ip_address(pod["status"]["podIP"]) in cidr
     claims = kube.kubectl.json("-n", NAMESPACE, "get", "pvc")["items"]
     assert sorted(c["status"]["phase"] for c in claims) == ["Bound"] * 3
     members = _exec(kube, "etcd-0", "etcdctl", "member", "list")
