@@ -16,6 +16,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,10 +179,14 @@ def _start(tools: build.Toolset, root: Layout, record: Record, progress: Callabl
         node.make_bridge(each, record)
         node.write_configs(each, root, tools)
         node.start_containerd(each, root, tools, record)
-    for each in root.nodes:
-        log = root.logs / f"containerd-{each.name}.log"
-        wait_for(f"containerd of {each.name}", each.containerd_socket.exists, 30, log)
+    def images_in(each: layout.Node) -> None:
+        wait_for(f"containerd of {each.name}", each.containerd_socket.exists, 30,
+                 root.logs / f"containerd-{each.name}.log")
         node.import_images(each, tools)
+
+    with ThreadPoolExecutor(len(root.nodes)) as pool:  # the imports are most of a node's start
+        list(pool.map(images_in, root.nodes))
+    for each in root.nodes:
         node.start_kubelet(each, root, tools, record)
     kubectl = Kubectl(tools, root.kubeconfig)
     wait_for(f"{len(root.nodes)} Ready nodes", lambda: len(ready_nodes(kubectl)) == len(root.nodes), READY_TIMEOUT,
