@@ -66,6 +66,8 @@ def test_members_are_ready_one_per_node_with_their_volumes(kube: Running) -> Non
     assert sorted(pods) == ["etcd-0", "etcd-1", "etcd-2"]
     assert len({p["spec"]["nodeName"] for p in pods.values()}) == 3
     nodes = {n["metadata"]["name"]: n for n in kube.kubectl.json("get", "nodes")["items"]}
+    zones = {n["metadata"]["labels"].get("topology.kubernetes.io/zone") for n in nodes.values()}
+    assert zones == {"zone-a", "zone-b", "zone-c"}, zones
     for pod in pods.values():  # each pod's address comes from its node's range
         cidr = ipaddress.ip_network(nodes[pod["spec"]["nodeName"]]["spec"]["podCIDR"])
         assert ipaddress.ip_address(pod["status"]["podIP"]) in cidr
