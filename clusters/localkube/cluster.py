@@ -34,17 +34,17 @@ class ClusterError(RuntimeError):
 
 
 def wait_for(what: str, check: Callable[[], bool], timeout: float, log: Path | None = None) -> float:
-    """Poll ``check`` until true; return the seconds it took, or raise naming ``what`` (and the log to read)."""
-    started = time.monotonic()
+    """Poll ``check`` until true; return the seconds it took, or raise naming ``what``, the last error and the log."""
+    started, last = time.monotonic(), ""
     while time.monotonic() - started < timeout:
         try:
             if check():
                 return time.monotonic() - started
-        except (OSError, subprocess.SubprocessError, ValueError):
-            pass
+        except (OSError, subprocess.SubprocessError, ValueError, ClusterError) as error:
+            last = f" (last: {str(error).splitlines()[0] if str(error) else type(error).__name__})"
         time.sleep(0.2)
     where = f"; see {log}" if log else ""
-    raise ClusterError(f"{what} not within {timeout:.0f} s{where}")
+    raise ClusterError(f"{what} not within {timeout:.0f} s{last}{where}")
 
 
 class Kubectl:
@@ -179,6 +179,7 @@ def _start(tools: build.Toolset, root: Layout, record: Record, progress: Callabl
         node.make_bridge(each, record)
         node.write_configs(each, root, tools)
         node.start_containerd(each, root, tools, record)
+
     def images_in(each: layout.Node) -> None:
         wait_for(f"containerd of {each.name}", each.containerd_socket.exists, 30,
                  root.logs / f"containerd-{each.name}.log")

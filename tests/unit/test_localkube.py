@@ -236,3 +236,11 @@ def test_a_record_stops_only_the_processes_it_started(tmp_path: Path) -> None:
     assert [p.name for p in loaded.processes] == ["sleeper", "stubborn"]
     loaded.stop(["sleeper", "stubborn"], grace=0.5)
     assert not any(p.alive() for p in record.processes)
+
+
+def test_a_wait_that_runs_out_says_what_and_the_last_error() -> None:
+    def failing() -> bool:
+        raise cluster.ClusterError("kubectl get nodes: connection refused")
+
+    with pytest.raises(cluster.ClusterError, match=r"3 Ready nodes not within 0 s \(last: kubectl get nodes: connection refused\)"):
+        cluster.wait_for("3 Ready nodes", failing, 0.3)
