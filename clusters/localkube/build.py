@@ -94,7 +94,11 @@ def prepare(
     cache = cache or cache_dir()
     started = time.monotonic()
     root = debian.unpack(cache, progress)
-    own_kube = _given_kube_bin(kube_bin) if kube_bin else gobuild.build(gobuild.KUBERNETES, cache, progress)
+    if kube_bin is not None:
+        own_kube = _given_kube_bin(kube_bin)
+        progress(f"kubernetes: using {own_kube} ({kube_version(own_kube)}; the pinned release is {versions.KUBERNETES})")
+    else:
+        own_kube = gobuild.build(gobuild.KUBERNETES, cache, progress)
     coredns = gobuild.build(gobuild.COREDNS, cache, progress) / "coredns"
     crictl = gobuild.build(gobuild.CRI_TOOLS, cache, progress) / "crictl"
     local_path = gobuild.build(gobuild.LOCAL_PATH, cache, progress) / "local-path-provisioner"
