@@ -10,6 +10,10 @@
 - ``force-new-cluster-unread-member``: the same, where the third member
   crash-looped and its store could not be read: writes no longer have a
   provable majority against them, yet etcd gave two of them one revision.
+- ``seed-wipe-always-serialized-rebuild``: seed-wipe-always under
+  ``simultaneous-rebuild``, declared to lose quorum, passing once in CI:
+  etcd refused the second preStop removal, so the two members left one after
+  the other and writes never stopped for longer than 0.1 s.
 - ``force-new-cluster-inplace-restart``: a strategy written to lose data
   (tests/chaos/strategies), and ``reconcile-learner-inplace-restart``, the
   same fault on a strategy that keeps every write: the data checks must tell
@@ -85,3 +89,12 @@ def test_writes_etcd_gave_one_revision_twice_are_lost_even_when_a_member_cannot_
     assert {"lost-writes", "split-brain", "diverged-member", "undecided"} <= set(verdict.reasons)
     assert verdict.lost_writes and {w.kind for w in verdict.lost_writes} == {CONTESTED}
     assert verdict.lost_writes[0].describe(0.0).startswith("/chaos/register/4: client-3 put 'client-3-120'")
+
+
+def test_a_rebuild_whose_second_removal_etcd_refused_keeps_quorum_and_passes():
+    history, verdict = judged("seed-wipe-always-serialized-rebuild")
+    assert (verdict.verdict, verdict.reasons) == ("pass", [])
+    hooks = [e for e in history.events if e.kind == "pre-stop"]
+    assert "unhealthy cluster" in hooks[1].detail["output"] and "removed from cluster" in hooks[1].detail["output"]
+    first_back = next(e.time for e in history.events if e.kind == "pod-ready" and e.time > hooks[0].time)
+    assert first_back < hooks[1].time, "the first member rejoined before the second one left"
