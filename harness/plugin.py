@@ -27,8 +27,13 @@ import faults
 from clusters.base import Cluster
 from clusters.local import host
 from clusters.local.cluster import LocalCluster, LocalOptions, etcd_version
+from clusters.kube.api import Api
+from clusters.kube.apply import ApplyError
+from clusters.kube.cluster import KubeCluster
+from clusters.kube.driver import NodeDriver
 from clusters.localkube import build as localkube_build
 from clusters.localkube import cluster as localkube
+from clusters.localkube.driver import LocalNodeDriver
 from clusters.manifests import ManifestError
 from clusters.strategy import Strategy, discover
 from harness import declarations, report, results, scenario
@@ -252,9 +257,12 @@ def _argnames(mark: pytest.Mark) -> list[str]:
 def local_kubernetes(request: pytest.FixtureRequest) -> Iterator[localkube.Running]:
     """A real Kubernetes on this machine for the whole session, as ``etcd-chaos cluster up`` makes it.
 
-    Built on first use (minutes; cached after). Taken down at the end of the
-    session, or on Ctrl-C, and whatever it left behind fails the session's
-    teardown, so a leak is seen where it happened.
+    Built on first use (minutes; cached after). A cluster that ``etcd-chaos
+    cluster up`` left running is used as it is and left running: that is how
+    a user iterates on a strategy without paying the start each time.
+    Otherwise one is started and taken down at the end of the session, or on
+    Ctrl-C, and whatever it left behind fails the session's teardown, so a
+    leak is seen where it happened.
     """
     if os.geteuid() != 0:
         pytest.skip("the local Kubernetes needs root (kubelets, containerd, bridges, cgroups)")
@@ -262,6 +270,11 @@ def local_kubernetes(request: pytest.FixtureRequest) -> Iterator[localkube.Runni
     etcd_bin = config.stash[STATE].bin_dir
     try:
         tools = localkube_build.prepare(etcd_bin, etcd_version(etcd_bin), print, kube_bin=config.getoption("kube_bin_dir"))
+        running = localkube.attach(tools)
+        if running is not None:
+            print(f"using the running local cluster ({running.root.kubeconfig}); `etcd-chaos cluster down` ends it")
+            yield running
+            return
         running = localkube.up(tools, config.getoption("kube_nodes"), print)
     except (localkube_build.BuildError, localkube.ClusterError) as error:
         pytest.fail(f"local Kubernetes: {error}", pytrace=False)
@@ -270,6 +283,26 @@ def local_kubernetes(request: pytest.FixtureRequest) -> Iterator[localkube.Runni
     finally:
         left = running.down()
     assert not left, f"the local Kubernetes left behind: {'; '.join(left)}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Backend:
+    """A cluster to run scenarios on: how to reach its API and its nodes, and what to call it in the results."""
+
+    name: str
+    api: Api
+    driver: NodeDriver
+
+
+@pytest.fixture(scope="session")
+def kube_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """The session's cluster for ``--backend``; every scenario gets its own namespace in it."""
+    running: localkube.Running = request.getfixturevalue("local_kubernetes")
+    api = Api(running.root.kubeconfig)
+    try:
+        yield Backend("local", api, LocalNodeDriver(running.tools, running.root))
+    finally:
+        api.close()
 
 
 @pytest.fixture
@@ -296,18 +329,13 @@ def cluster_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Cl
     started: list[Cluster] = []
 
     def start(strategy: Strategy, **settings: Any) -> Cluster:
-        options = LocalOptions(
-            etcd_bin_dir=state.bin_dir,
-            nodes=config.getoption("nodes"),
-            node_local_volumes=config.getoption("node_local_volumes"),
-            backoff_base=config.getoption("backoff_base"),
-        )
+        backend: Backend = request.getfixturevalue("kube_backend")
+        cluster = KubeCluster(strategy, backend.api, backend.driver, backend.name, etcd_version(state.bin_dir))
+        started.append(cluster)
         try:
-            cluster = LocalCluster(strategy, dataclasses.replace(options, **settings))
-            started.append(cluster)
             cluster.start()
-        except (host.HostError, ManifestError) as err:
-            pytest.exit(f"etcd-chaos: {err}", returncode=4)
+        except ApplyError as err:
+            pytest.exit(f"etcd-chaos: {strategy.directory}: {err}", returncode=4)
         return cluster
 
     try:

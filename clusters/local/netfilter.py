@@ -39,7 +39,7 @@ TIMEOUT = 10.0
 
 # Delete the table if present, without failing if not: nft has no "delete if
 # exists" before 1.0.8, and adding an existing table is a no-op.
-_REMOVE = f"table inet {TABLE}\ndelete table inet {TABLE}\n"
+REMOVE = f"table inet {TABLE}\ndelete table inet {TABLE}\n"
 
 
 def ruleset(subnet: ipaddress.IPv4Network, gateway: str, direction: str) -> str:
@@ -59,7 +59,7 @@ def ruleset(subnet: ipaddress.IPv4Network, gateway: str, direction: str) -> str:
         chains.append(_chain("input", "iifname", "saddr", subnet, address))
     if direction in ("both", "out"):
         chains.append(_chain("output", "oifname", "daddr", subnet, address))
-    return _REMOVE + f"table inet {TABLE} {{\n" + "".join(chains) + "}\n"
+    return REMOVE + f"table inet {TABLE} {{\n" + "".join(chains) + "}\n"
 
 
 def _chain(hook: str, interface: str, field: str, subnet: ipaddress.IPv4Network, gateway: ipaddress.IPv4Address) -> str:
@@ -123,7 +123,7 @@ def restore(pause_pid: int) -> None:
     if _namespace(pause_pid) is None:
         return
     try:
-        _nft(pause_pid, _REMOVE, f"healing the partition of pod with pause PID {pause_pid}")
+        _nft(pause_pid, REMOVE, f"healing the partition of pod with pause PID {pause_pid}")
     except host.HostError:
         if _namespace(pause_pid) is None:
             return

@@ -139,6 +139,18 @@ class Running:
         return teardown.down(self.tools, self.root)
 
 
+def attach(tools: build.Toolset) -> Running | None:
+    """The cluster ``etcd-chaos cluster up`` left running, if every process it started still runs."""
+    stale = Record.load(Layout.of(1).record)
+    if stale is None or not stale.processes or not all(p.alive() for p in stale.processes):
+        return None
+    root = Layout.of(stale.nodes)
+    try:
+        return Running(root, tools, Kubectl(tools, root.kubeconfig)) if _api_ready(root) else None
+    except OSError:
+        return None
+
+
 def up(tools: build.Toolset, nodes: int = 3, progress: Callable[[str], None] = print, root: Layout | None = None) -> Running:
     """Start a cluster of ``nodes`` Ready nodes; the admin's kubeconfig is ``root.kubeconfig``."""
     root = root or Layout.of(nodes)

@@ -1,0 +1,298 @@
+"""A strategy's etcd cluster on a real Kubernetes, through its API and a node driver.
+
+Each scenario gets its own namespace: the strategy's documents are applied
+there unchanged (``apply.py``), Kubernetes' own controllers, scheduler and
+kubelets do the rest, and everything the harness knows about the pods comes
+back through a watch (``watch.py``) and the logs API (``logs.py``). What the
+API cannot do (kill, freeze, wipe, cut) goes to the node driver of the way the
+cluster was made (``driver.py``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import secrets
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from clusters.base import Cluster, ContainerStatus, EvictionBlocked, PodInfo, Unsupported
+from clusters.events import EventLog
+from clusters.kube import apply
+from clusters.kube import pods as podview
+from clusters.kube.api import Api, ApiError
+from clusters.kube.driver import DriverError, NodeDriver
+from clusters.kube.logs import LogKeeper
+from clusters.kube.watch import PodWatch
+from clusters.local import netfilter
+from clusters.strategy import Strategy
+
+DELETE_MARGIN = 30.0  # beyond the grace period: the kubelet's SIGKILL, the volume teardown, the API's removal
+EXIT_WAIT = 10.0  # for a signalled container to show as ended in its pod's status
+NAMESPACE_GONE = 120.0
+CLUSTER_CIDR = "10.244.0.0/16"
+
+
+class KubeCluster(Cluster):
+    def __init__(
+        self, strategy: Strategy, api: Api, driver: NodeDriver, backend: str, etcd_version: str,
+        pod_cidr: str = CLUSTER_CIDR, replicas: int | None = None,
+    ) -> None:
+        self.strategy = strategy
+        self.api = api
+        self.driver = driver
+        self.backend = backend
+        self.etcd_version = etcd_version
+        self.pod_cidr = pod_cidr
+        self.sts = strategy.manifests.statefulset
+        self.replicas = replicas if replicas is not None else self.sts.replicas
+        self.namespace = f"ec-{strategy.name[:40]}-{secrets.token_hex(3)}".lower()
+        self.events = EventLog()
+        self.logs_kept = LogKeeper(api, self.namespace)
+        self.watch = PodWatch(api, self.namespace, self.events, self.logs_kept.on_pod)
+        self._stopped = threading.Event()
+        self._cut: dict[str, tuple[str, str]] = {}  # pod name -> (node, pod uid) of a cut not yet healed
+
+    # --- lifecycle ------------------------------------------------------------
+
+    def start(self) -> None:
+        body = {"metadata": {"name": self.namespace, "labels": {"app.kubernetes.io/managed-by": "etcd-chaos"}}}
+        self.api.call(self.api.core.create_namespace, body)
+        self.events.record("cluster-created", strategy=self.strategy.name, replicas=self.replicas, namespace=self.namespace)
+        self.watch.start()
+        documents = list(self.strategy.manifests.documents)
+        if self.replicas != self.sts.replicas:
+            documents = [_with_replicas(d, self.sts.name, self.replicas) for d in documents]
+        apply.apply_all(self.api, documents, self.namespace)
+
+    def stop(self) -> None:
+        """Force-delete the pods (nobody observes their grace period now), then the namespace, and wait."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        try:
+            self.api.call(self.api.core.delete_collection_namespaced_pod, self.namespace, grace_period_seconds=0)
+            self.api.call(self.api.core.delete_namespace, self.namespace)
+        except ApiError as error:
+            if error.status != 404:
+                raise
+        deadline = time.monotonic() + NAMESPACE_GONE
+        while time.monotonic() < deadline:
+            try:
+                self.api.call(self.api.core.read_namespace, self.namespace)
+            except ApiError as error:
+                if error.status == 404:
+                    break
+                raise
+            time.sleep(0.5)
+        self.watch.stop()
+        self.logs_kept.stop()
+
+    # --- observation ----------------------------------------------------------
+
+    def _own(self) -> list[dict[str, Any]]:
+        """The StatefulSet's pods (a strategy may run others beside them), lowest ordinal first."""
+        prefix = f"{self.sts.name}-"
+        mine = [
+            p for p in self.watch.pods()
+            if p["metadata"]["name"].startswith(prefix) and podview.ordinal(p["metadata"]["name"]) >= 0
+            and any(o.get("kind") == "StatefulSet" and o.get("name") == self.sts.name for o in p["metadata"].get("ownerReferences") or [])
+        ]
+        return sorted(mine, key=lambda p: podview.ordinal(p["metadata"]["name"]))
+
+    def pods(self) -> list[PodInfo]:
+        return [podview.info(p) for p in self._own()]
+
+    def _pod(self, name: str) -> dict[str, Any]:
+        for pod in self._own():
+            if pod["metadata"]["name"] == name:
+                return pod
+        raise KeyError(f"no pod named {name}")
+
+    def container_status(self, name: str) -> ContainerStatus:
+        return podview.container_status(self._pod(name))
+
+    def logs(self) -> dict[str, list[str]]:
+        return self.logs_kept.logs()
+
+    def save_logs(self, directory: Path) -> None:
+        self.logs_kept.save(directory)
+
+    # --- the API's disruptions ------------------------------------------------
+
+    def delete_pods(self, names: list[str], grace: float | None = None) -> None:
+        uids = {name: self._pod(name)["metadata"]["uid"] for name in names}
+        seconds = None if grace is None else int(grace)
+        threads = [
+            threading.Thread(target=self._delete, args=(name, uid, seconds)) for name, uid in uids.items()
+        ]  # the same instant, as one `kubectl delete pod a b` nearly is
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        limit = (self.sts.grace_period if grace is None else grace) + DELETE_MARGIN
+
+        def gone(pods: list[dict[str, Any]]) -> bool:
+            current = {p["metadata"]["name"]: p["metadata"]["uid"] for p in pods}
+            return all(current.get(name) != uid for name, uid in uids.items())
+
+        if not self.watch.wait(gone, limit):
+            raise RuntimeError(f"pods {', '.join(names)} were not gone {limit:.0f}s after their deletion")
+
+    def _delete(self, name: str, uid: str, grace: int | None) -> None:
+        body = {"preconditions": {"uid": uid}}
+        if grace is not None:
+            body["gracePeriodSeconds"] = grace
+        try:
+            self.api.call(self.api.core.delete_namespaced_pod, name, self.namespace, body=body)
+        except ApiError as error:
+            if error.status not in (404, 409):  # gone already, or replaced: either way the pod we meant is gone
+                raise
+
+    def evict(self, name: str) -> None:
+        body = {"metadata": {"name": name, "namespace": self.namespace}}
+        try:
+            self.api.call(self.api.core.create_namespaced_pod_eviction, name, self.namespace, body)
+        except ApiError as error:
+            if error.status == 429:
+                self.events.record("eviction-blocked", name, reason=str(error))
+                raise EvictionBlocked(str(error)) from None
+            raise
+        self.events.record("evicted", name)
+
+    def set_schedulable(self, node: str, schedulable: bool) -> None:
+        try:
+            self.api.call(self.api.core.patch_node, node, {"spec": {"unschedulable": None if schedulable else True}})
+        except ApiError as error:
+            if error.status == 404:
+                raise KeyError(f"no node named {node}") from None
+            raise
+        self.events.record("uncordoned" if schedulable else "cordoned", None, node=node)
+
+    def set_replicas(self, replicas: int) -> None:
+        self.events.record("scaled", None, replicas=replicas, previous=self.replicas)
+        self.api.call(
+            self.api.apps.patch_namespaced_stateful_set_scale, self.sts.name, self.namespace, {"spec": {"replicas": replicas}}
+        )
+        self.replicas = replicas
+
+    def rollout_restart(self) -> None:
+        """What ``kubectl rollout restart`` patches: a template annotation, hence a new revision."""
+        now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        patch = {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": now}}}}}
+        self.api.call(self.api.apps.patch_namespaced_stateful_set, self.sts.name, self.namespace, patch)
+        self.events.record("rollout-restart", None)
+
+    def rollout_complete(self) -> bool:
+        """``kubectl rollout status``: the controller saw the new revision and every replica runs it, ready."""
+        sts = self.api.raw(self.api.apps.read_namespaced_stateful_set, self.sts.name, self.namespace)
+        status = sts.get("status", {})
+        return (
+            status.get("observedGeneration", 0) >= sts["metadata"].get("generation", 0)
+            and status.get("updateRevision") == status.get("currentRevision")
+            and status.get("updatedReplicas", 0) == self.replicas
+            and status.get("readyReplicas", 0) == self.replicas
+            and len(self._own()) == self.replicas
+        )
+
+    # --- the node driver's disruptions ---------------------------------------
+
+    def _running(self, name: str) -> tuple[dict[str, Any], str, str]:
+        """The pod, its node and its main container's id; Unsupported when it does not run now."""
+        pod = self._pod(name)
+        container_id = podview.container_id(pod, podview.main_container(pod))
+        node = pod.get("spec", {}).get("nodeName")
+        if not container_id or not node:
+            raise Unsupported(f"pod {name} has no running container to act on ({self.container_status(name).state})")
+        return pod, node, container_id
+
+    def _ended(self, name: str, container_id: str) -> bool:
+        pod = next((p for p in self._own() if p["metadata"]["name"] == name), None)
+        return pod is None or podview.container_id(pod, podview.main_container(pod)) != container_id
+
+    def kill_container(self, name: str, sig: int = signal.SIGKILL, wipe_data: bool = False) -> None:
+        pod, node, container_id = self._running(name)
+        self.watch.fault_kills.add(container_id)
+        try:
+            if wipe_data:
+                self.driver.freeze(node, container_id)  # nothing writes between the wipe and the kill
+                for volume, path in self._data_dirs(pod, node):
+                    self.driver.wipe(node, path)
+                    self.events.record("volume-wiped", name, volume=volume)
+            self.driver.signal(node, container_id, sig)
+        except DriverError as error:
+            raise Unsupported(f"pod {name}: {error}") from None
+        if not self.watch.wait(lambda _: self._ended(name, container_id), EXIT_WAIT):
+            raise RuntimeError(f"pod {name}: its container still ran {EXIT_WAIT:.0f}s after the signal")
+
+    def signal_etcd(self, name: str, sig: int) -> None:
+        _pod, node, container_id = self._running(name)
+        if sig == signal.SIGKILL:
+            self.watch.fault_kills.add(container_id)  # an etcd that is the container's PID 1 takes it along
+        try:
+            self.driver.signal(node, container_id, sig, process="etcd")
+        except DriverError as error:
+            raise Unsupported(f"pod {name}: {error}") from None
+
+    def _data_dirs(self, pod: dict[str, Any], node: str) -> list[tuple[str, str]]:
+        """Every writable volume of the pod and the node directory behind it: claims and emptyDirs."""
+        found = []
+        for volume in pod["spec"].get("volumes") or []:
+            if "persistentVolumeClaim" in volume:
+                claim = self.api.raw(
+                    self.api.core.read_namespaced_persistent_volume_claim, volume["persistentVolumeClaim"]["claimName"], self.namespace
+                )
+                pv = self.api.raw(self.api.core.read_persistent_volume, claim["spec"]["volumeName"])
+                path = (pv["spec"].get("hostPath") or pv["spec"].get("local") or {}).get("path")
+                if not path:
+                    raise Unsupported(f"volume {volume['name']}: its PersistentVolume has no node directory to wipe")
+                found.append((volume["name"], path))
+            elif "emptyDir" in volume:
+                found.append((volume["name"], self.driver.pod_volume_dir(node, pod["metadata"]["uid"], "kubernetes.io~empty-dir", volume["name"])))
+        return found
+
+    def missing(self, capability: str) -> str | None:
+        if capability == "network-cut":
+            return self.driver.missing(capability) or netfilter.check_available()
+        if capability == "network-delay":
+            return "network delay needs tc netem in the pod's namespace, which this kernel does not offer"
+        if capability == "dns-cache":
+            return (
+                "CoreDNS answers a pod's new address as soon as its EndpointSlice changes and caches an answer no "
+                "longer than its TTL (5 s): there is no old answer to hold"
+            )
+        return super().missing(capability)
+
+    def cut_network(self, name: str, direction: str) -> None:
+        """Rules in the pod's own network namespace, which outlives container restarts but not the pod."""
+        pod = self._pod(name)
+        node, gateway = pod.get("spec", {}).get("nodeName"), pod.get("status", {}).get("hostIP")
+        if not node or not gateway:
+            raise Unsupported(f"pod {name} has no node or address yet")
+        # The node's address passes: the harness's clients and the kubelet's probes come from it.
+        script = netfilter.ruleset(ipaddress.ip_network(self.pod_cidr), gateway, direction)
+        try:
+            self.driver.nft(node, pod["metadata"]["uid"], script)
+        except DriverError as error:
+            raise Unsupported(f"pod {name}: {error}") from None
+        self._cut[name] = (node, pod["metadata"]["uid"])
+
+    def restore_network(self, name: str) -> None:
+        node, uid = self._cut.pop(name, (None, ""))
+        if node is None:
+            return
+        try:
+            self.driver.nft(node, uid, netfilter.REMOVE)
+        except DriverError:
+            if any(p["metadata"]["uid"] == uid for p in self._own()):
+                raise
+            # deleted meanwhile: its namespace, and the cut with it, are gone
+
+
+def _with_replicas(doc: dict[str, Any], name: str, replicas: int) -> dict[str, Any]:
+    if doc.get("kind") == "StatefulSet" and doc.get("metadata", {}).get("name") == name:
+        return {**doc, "spec": {**doc["spec"], "replicas": replicas}}
+    return doc
