@@ -15,7 +15,6 @@ import argparse
 import statistics
 import time
 
-from clusters.local.cluster import etcd_version
 from clusters.localkube import build
 from clusters.localkube import cluster as localkube
 from clusters.localkube.cli import etcd_bin_dir
@@ -31,7 +30,7 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=3)
     args = parser.parse_args()
     etcd_bin = etcd_bin_dir(None)
-    tools = build.prepare(etcd_bin, etcd_version(etcd_bin), lambda line: None)
+    tools = build.prepare(etcd_bin, build.etcd_version(etcd_bin), lambda line: None)
     ups, downs = [], []
     for round_number in range(1, args.rounds + 1):
         began = time.monotonic()

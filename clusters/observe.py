@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from clusters import etcd_api
-from clusters.base import Cluster, PodInfo, Unsupported
+from clusters.backend import Cluster, PodInfo, Unsupported
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from clusters.base import Cluster
+from clusters.backend import Cluster
 from clusters.events import EventLog
 from clusters.observe import Snapshot
 
@@ -87,8 +87,6 @@ class Fault(abc.ABC):
     backends: ClassVar[frozenset[str]] = frozenset({"local", "kind", "existing"})
     # Capabilities the backend must have beyond the pod API (see Cluster.missing).
     requires: ClassVar[tuple[str, ...]] = ()
-    # Cluster settings the fault only makes sense with (LocalOptions fields).
-    cluster_settings: ClassVar[dict[str, Any]] = {}
     # How long the disruption stays in place before heal.
     hold: ClassVar[float] = 0.0
     # Whether a ``random`` schedule step draws a target (a role or a pod) for it.

@@ -10,7 +10,7 @@ from faults.network_faults import (
     PartitionInbound,
     PartitionOutbound,
 )
-from faults.node_faults import NodeDrain, NodeDrainLocalVolumes
+from faults.node_faults import NodeDown, NodeDrain
 from faults.pod_faults import (
     InplaceRestart,
     InplaceRestartWiped,
@@ -31,7 +31,7 @@ CATALOG: dict[str, type[Fault]] = {
         LeaderKill,
         Pause,
         NodeDrain,
-        NodeDrainLocalVolumes,
+        NodeDown,
         Partition,
         PartitionInbound,
         PartitionOutbound,
@@ -46,8 +46,8 @@ CATALOG: dict[str, type[Fault]] = {
 # target, and the partition that cuts the leader off from the majority.
 DEFAULT_MATRIX: tuple[str, ...] = (*sorted(CATALOG), "partition:leader")
 
-# Drawn by the ``random`` schedule step: faults that need no special cluster settings.
-RANDOM_POOL: list[type[Fault]] = [cls for name, cls in sorted(CATALOG.items()) if not cls.cluster_settings]
+# Drawn by the ``random`` schedule step: every fault.
+RANDOM_POOL: list[type[Fault]] = [cls for _, cls in sorted(CATALOG.items())]
 
 
 def make(spec: str) -> Fault:

@@ -1,16 +1,15 @@
-"""Node maintenance: ``kubectl drain`` and what it does to a StatefulSet's pods.
+"""Nodes going away: ``kubectl drain`` for maintenance, and a node lost at once.
 
-Where the evicted pod can go decides the outcome: a network-attached volume
-follows it to another node, a node-local one (kind's local-path) keeps it
-Pending until its node is back, an emptyDir is gone with the old pod.
+Where the evicted pod can go decides the outcome, and the cluster's storage
+decides that: a node-local volume (local-path, as on the local cluster and
+kind) keeps it Pending until its node is back, a network-attached one
+follows it to another node, an emptyDir is gone with the old pod.
 """
 
 from __future__ import annotations
 
 import time
-from typing import ClassVar
-
-from clusters.base import Cluster, EvictionBlocked
+from clusters.backend import Cluster, EvictionBlocked
 from faults.base import Context, Fault, FaultError, choose_targets
 
 EVICTION_RETRY = 5.0  # kubectl drain retries a 429 every 5 s
@@ -78,12 +77,37 @@ class NodeDrain(Fault):
         cluster.set_schedulable(self.node, True)
 
 
-class NodeDrainLocalVolumes(NodeDrain):
-    """``node-drain`` on a cluster whose claims are bound to their node, like kind's local-path storage.
+class NodeDown(Fault):
+    """The target pod's node lost at once, as at a power loss, for ``hold`` seconds; then it comes back.
 
-    The evicted pod cannot follow its data elsewhere: it stays Pending until
-    the node is uncordoned.
+    Kubernetes cannot tell a dead node from an unreachable one: it marks the
+    node NotReady after its node monitor grace period and never replaces a
+    StatefulSet pod that might still run there (one pod per identity), so the
+    member stays away for the whole outage. This fault does not force-delete
+    the pods (that is an operator's decision, and with node-local volumes the
+    replacement could not start elsewhere anyway): when the node returns, its
+    kubelet restarts their containers in place, on the same volumes.
     """
 
-    name = "node-drain-local"
-    cluster_settings: ClassVar[dict[str, object]] = {"node_local_volumes": True}
+    name = "node-down"
+    default_target = "follower"
+    requires = ("node-down",)
+    hold = 60.0  # past the node monitor grace period (50 s), so the node is seen NotReady
+    node: str | None = None
+
+    def inject(self, cluster: Cluster, ctx: Context) -> list[str]:
+        target = choose_targets(self.target, cluster, ctx)[0]
+        node = cluster.pod(target).node
+        if node is None:
+            raise FaultError(f"cannot take down the node of {target}: it is not scheduled")
+        self.node = node
+        hit = sorted(p.name for p in cluster.pods() if p.node == node)
+        ctx.mark("node down", None, node=node, pods=hit)
+        cluster.node_down(node)
+        return hit
+
+    def heal(self, cluster: Cluster, ctx: Context) -> None:
+        if self.node is None:
+            return
+        ctx.mark("node up", None, node=self.node)
+        cluster.node_up(self.node)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 
-from clusters.base import Cluster
+from clusters.backend import Cluster
 from faults.base import Context, Fault, PerPodFault, choose_targets
 
 

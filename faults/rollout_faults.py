@@ -7,7 +7,7 @@ waits until the controller has finished it, as ``kubectl rollout status`` does.
 
 from __future__ import annotations
 
-from clusters.base import Cluster
+from clusters.backend import Cluster
 from faults.base import Context, Fault, FaultError, wait_until
 
 ROLLOUT_TIMEOUT = 120.0  # kubectl rollout status has none; a bound keeps a stuck rollout from hanging the run

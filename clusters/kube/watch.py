@@ -4,7 +4,7 @@ An informer in the Kubernetes sense: one list, then one watch from its
 resourceVersion, so the harness reads pods from memory (the health poll asks
 twenty times a second) and every change arrives once, in order, within
 milliseconds. Each change becomes events of the backend's vocabulary
-(``clusters.base``), timed on our monotonic clock when we saw it: the pod
+(``clusters.backend``), timed on our monotonic clock when we saw it: the pod
 status carries no sub-second times, and ours are the ones the history's
 operations use. Container exits come from the pod's own status
 (``state``/``lastState.terminated``) and are told apart by cause: ``fault``
@@ -114,7 +114,8 @@ class PodWatch:
         self._stopping.set()
         if self._watch is not None:
             self._watch.stop()
-        self._thread.join(timeout=WATCH_SECONDS + 10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=WATCH_SECONDS + 10)
 
     def pods(self) -> list[dict[str, Any]]:
         with self._changed:

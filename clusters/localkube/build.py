@@ -10,6 +10,7 @@ them.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -68,6 +69,19 @@ class Toolset:
 
     def kube(self, program: str) -> Path:
         return self.kube_bin / program
+
+
+@functools.cache
+def etcd_version(etcd_bin: Path) -> str:
+    """What ``etcd --version`` says, asked once per directory: it names the strategy image's tag."""
+    etcd = etcd_bin / "etcd"
+    if not os.access(etcd, os.X_OK):
+        raise BuildError(f"no etcd binary at {etcd}: pass --etcd-bin-dir with a directory holding etcd and etcdctl")
+    out = subprocess.run([str(etcd), "--version"], check=False, capture_output=True, text=True, timeout=10).stdout
+    for line in out.splitlines():
+        if line.startswith("etcd Version:"):
+            return line.split(":", 1)[1].strip()
+    raise BuildError(f"{etcd} --version did not print a version")
 
 
 def kube_version(kube_bin: Path) -> str:

@@ -15,8 +15,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from clusters.local.cluster import etcd_version
-from clusters.local.host import HostError
+from clusters.localkube.host import HostError
 from clusters.localkube import build, images, teardown
 from clusters.localkube import cluster as localcluster
 from clusters.localkube.gobuild import BuildError
@@ -36,12 +35,12 @@ def _progress(line: str) -> None:
 
 def _toolset(args: argparse.Namespace) -> build.Toolset:
     etcd_bin = etcd_bin_dir(args.etcd_bin_dir)
-    return build.prepare(etcd_bin, etcd_version(etcd_bin), _progress, kube_bin=args.kube_bin_dir)
+    return build.prepare(etcd_bin, build.etcd_version(etcd_bin), _progress, kube_bin=args.kube_bin_dir)
 
 
 def _strategy_image(args: argparse.Namespace, tools: build.Toolset) -> images.Image:
     etcd_bin = etcd_bin_dir(args.etcd_bin_dir)
-    return images.strategy_image(etcd_bin, etcd_version(etcd_bin), tools.busybox)
+    return images.strategy_image(etcd_bin, build.etcd_version(etcd_bin), tools.busybox)
 
 
 def main(argv: list[str] | None = None) -> int:

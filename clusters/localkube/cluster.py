@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from clusters.local.host import run
+from clusters.localkube.host import run
 from clusters.localkube import build, controlplane, layout, node, preflight, teardown
 from clusters.localkube.layout import Layout
 from clusters.localkube.record import Record

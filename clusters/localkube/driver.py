@@ -14,15 +14,19 @@ import json
 import os
 import shutil
 import signal
+import socket
+import time
 from pathlib import Path
 
 from clusters.kube.driver import DriverError, NodeDriver
-from clusters.local import host
+from clusters.localkube import host
 from clusters.localkube import node as nodes
 from clusters.localkube.build import Toolset
 from clusters.localkube.layout import Layout, Node
+from clusters.localkube.record import Record
 
 NFT_TIMEOUT = 10.0
+NODE_START = 30.0
 
 
 class LocalNodeDriver(NodeDriver):
@@ -92,6 +96,39 @@ class LocalNodeDriver(NodeDriver):
         if done.returncode != 0:
             raise DriverError(f"nft in pod {pod_uid[:8]} on {node}: {done.stderr.strip() or done.stdout.strip()}")
 
+    def node_down(self, node: str) -> None:
+        """SIGKILL the node's kubelet, containerd, shims and containers in one sweep; the record forgets the first two.
+
+        A shim is the node's when its ``-address`` is the node's containerd
+        socket; a container's process when it is in the node's cgroup root.
+        """
+        each = self._node(node)
+        record = Record.load(self.root.record)
+        if record is None:
+            raise DriverError("the local cluster has no record: is it up?")
+        mine = [p for p in record.processes if p.name in (f"kubelet-{node}", f"containerd-{node}")]
+        victims = [p.pid for p in mine if p.alive()] + _shims(each) + _cgroup_pids(each)
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+        record.processes = [p for p in record.processes if p not in mine]
+        record.save()
+
+    def node_up(self, node: str) -> None:
+        each = self._node(node)
+        record = Record.load(self.root.record)
+        if record is None:
+            raise DriverError("the local cluster has no record: is it up?")
+        nodes.start_containerd(each, self.root, self.tools, record)
+        deadline = time.monotonic() + NODE_START
+        while not _answers(each.containerd_socket):
+            if time.monotonic() >= deadline:
+                raise DriverError(f"containerd of {node} did not come back within {NODE_START:.0f} s")
+            time.sleep(0.1)
+        nodes.start_kubelet(each, self.root, self.tools, record)
+
     def missing(self, capability: str) -> str | None:
         if os.geteuid() != 0:
             return f"{capability} on the local cluster needs root: it acts on the node's containers from this machine"
@@ -122,3 +159,38 @@ def _executable(pid: int) -> str:
         return os.path.basename(os.readlink(f"/proc/{pid}/exe"))
     except OSError:
         return ""
+
+
+def _shims(node: Node) -> list[int]:
+    needle = f"-address\0{node.containerd_socket}\0".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if needle in Path(f"/proc/{entry}/cmdline").read_bytes():
+                    found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def _cgroup_pids(node: Node) -> list[int]:
+    found: set[int] = set()
+    for hierarchy in nodes.cgroup_hierarchies():
+        base = hierarchy / node.cgroup.strip("/")
+        if base.is_dir():
+            for procs in base.rglob("cgroup.procs"):
+                try:
+                    found.update(int(line) for line in procs.read_text().split())
+                except OSError:
+                    continue
+    return sorted(found)
+
+
+def _answers(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True

@@ -25,7 +25,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from clusters.local.host import run
+from clusters.localkube.host import run
 from clusters.localkube import build, layout
 from clusters.localkube.layout import Node
 from clusters.localkube.record import Record

@@ -13,7 +13,7 @@ import shutil
 import socket
 from pathlib import Path
 
-from clusters.local.host import routed_networks
+from clusters.localkube.host import routed_networks
 from clusters.localkube import layout
 from clusters.localkube.layout import Layout
 from clusters.localkube.record import Record

@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from clusters.local.host import kill_recorded, start_time
+from clusters.localkube.host import kill_recorded, start_time
 
 
 @dataclass

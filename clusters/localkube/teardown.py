@@ -16,7 +16,7 @@ import shutil
 import signal
 from pathlib import Path
 
-from clusters.local.host import run
+from clusters.localkube.host import run
 from clusters.localkube import build, controlplane, layout, node
 from clusters.localkube.layout import Layout
 from clusters.localkube.node import CGROUP_BASE

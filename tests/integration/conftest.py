@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from clusters.base import PodInfo
+from clusters.backend import PodInfo
 
 HEALTH_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from clusters.base import Cluster, EvictionBlocked, PodInfo
+from clusters.backend import Cluster, EvictionBlocked, PodInfo
 from clusters.events import EventLog
 from clusters.observe import MemberView, Snapshot
 from faults import Context
@@ -196,6 +196,12 @@ class FakeCluster(Cluster):
 
     def hold_dns(self, name: str, seconds: float) -> None:
         self.calls.append(("hold_dns", name, seconds))
+
+    def node_down(self, node: str) -> None:
+        self.calls.append(("node_down", node))
+
+    def node_up(self, node: str) -> None:
+        self.calls.append(("node_up", node))
 
     def start(self) -> None:
         pass

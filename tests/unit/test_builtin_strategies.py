@@ -11,9 +11,13 @@ def test_ephemeral_selfheal_is_startup_selfheal_on_empty_dir():
     persistent, ephemeral = found["startup-selfheal"], found["ephemeral-selfheal"]
     # The ConfigMap is copied, since a strategy directory is applied as it is.
     assert ephemeral.manifests.config_maps == persistent.manifests.config_maps
-    kinds = {s.name: {v.name: v.kind for v in s.manifests.statefulset.volumes} for s in (persistent, ephemeral)}
-    assert kinds["startup-selfheal"]["data"] == "claim"
-    assert kinds["ephemeral-selfheal"]["data"] == "emptyDir"
+    def statefulset(strategy):
+        return next(d for d in strategy.manifests.documents if d["kind"] == "StatefulSet")
+
+    claims = {s.name: [t["metadata"]["name"] for t in statefulset(s)["spec"].get("volumeClaimTemplates", [])] for s in (persistent, ephemeral)}
+    volumes = {v["name"]: v for v in statefulset(ephemeral)["spec"]["template"]["spec"]["volumes"]}
+    assert claims == {"startup-selfheal": ["data"], "ephemeral-selfheal": []}
+    assert "emptyDir" in volumes["data"]
 
 
 # The start-up decisions of Bitnami's libetcd.sh that startup-selfheal imitates,

@@ -305,7 +305,7 @@ def test_a_missing_capability_skips_the_fault_with_one_line(make_cluster, spec, 
 def test_faults_without_requirements_run_anywhere(make_cluster):
     cluster = make_cluster(capabilities=())
     runnable = [name for name in sorted(CATALOG) if faults.make(name).unavailable(cluster) is None]
-    assert runnable == sorted(set(CATALOG) - {"partition", "partition-in", "partition-out", "latency", "dns-stale"})
+    assert runnable == sorted(set(CATALOG) - {"partition", "partition-in", "partition-out", "latency", "dns-stale", "node-down"})
 
 
 def test_a_fault_for_other_backends_is_unavailable(make_cluster):

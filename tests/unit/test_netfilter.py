@@ -1,9 +1,14 @@
+"""Partition rules (pure) and the local node driver's refusal to load them anywhere but a pod."""
+
 import ipaddress
 import os
 
 import pytest
 
-from clusters.local import host, netfilter
+from clusters.kube import netfilter
+from clusters.kube.driver import DriverError
+from clusters.localkube import driver as local_driver
+from clusters.localkube.layout import Layout
 
 SUBNET = ipaddress.IPv4Network("10.213.7.0/24")
 GATEWAY = "10.213.7.1"
@@ -53,24 +58,25 @@ def test_unknown_direction_and_foreign_gateway_are_refused():
         netfilter.ruleset(SUBNET, "not-an-address", "both")
 
 
-def _no_commands(monkeypatch):
-    def refuse(*argv, **kwargs):
-        raise AssertionError(f"no command may run here, got {argv}")
-
-    monkeypatch.setattr(host, "run", refuse)
-
-
-def test_our_own_namespace_is_never_cut(monkeypatch):
-    # A reused PID that is no longer a pod must not partition the harness itself.
-    _no_commands(monkeypatch)
-    with pytest.raises(host.HostError, match="namespace is gone"):
-        netfilter.cut(os.getpid(), SUBNET, GATEWAY, "both")
-    netfilter.restore(os.getpid())
+def test_the_local_driver_never_loads_rules_into_our_own_namespace(monkeypatch, tmp_path):
+    """A sandbox PID that names no pod any more (reused, or the host's) must not partition the harness itself."""
+    driver = local_driver.LocalNodeDriver(tools=None, root=Layout.of(1, tmp_path))  # type: ignore[arg-type]
+    answers = {"pods": {"items": [{"id": "sandbox-1"}]}, "inspectp": {"info": {"pid": os.getpid()}}}
+    monkeypatch.setattr(driver, "_crictl_json", lambda node, verb, *args: answers[verb])
+    monkeypatch.setattr(local_driver.host, "run", lambda *a, **k: pytest.fail(f"no command may run, got {a}"))
+    with pytest.raises(DriverError, match="no network namespace of its own"):
+        driver.nft("node-0", "u-1", netfilter.REMOVE)
 
 
-def test_restoring_a_pod_that_is_gone_does_nothing(monkeypatch):
-    _no_commands(monkeypatch)
-    gone = 2**22 + 1  # above the largest pid_max, so never a process
-    netfilter.restore(gone)
-    with pytest.raises(host.HostError, match="namespace is gone"):
-        netfilter.cut(gone, SUBNET, GATEWAY, "in")
+def test_the_local_driver_empties_only_directories_of_its_cluster(tmp_path):
+    driver = local_driver.LocalNodeDriver(tools=None, root=Layout.of(1, tmp_path / "cluster"))  # type: ignore[arg-type]
+    outside = tmp_path / "elsewhere"
+    (outside / "member").mkdir(parents=True)
+    with pytest.raises(DriverError, match="outside the local cluster"):
+        driver.wipe("node-0", str(outside))
+    inside = tmp_path / "cluster" / "storage" / "pvc-1"
+    (inside / "member" / "wal").mkdir(parents=True)
+    (inside / "lock").write_text("")
+    driver.wipe("node-0", str(inside))
+    assert inside.is_dir() and not any(inside.iterdir())
+    assert (outside / "member").is_dir()

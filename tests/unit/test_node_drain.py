@@ -1,15 +1,13 @@
 """node-drain as ``kubectl drain`` does it: cordon, evict what the budget allows, wait, uncordon."""
 
-import dataclasses
 import math
 import re
 
 import pytest
 
 import faults
-from clusters.local.cluster import LocalOptions
 from faults import FaultError, node_faults
-from faults.node_faults import NodeDrain, NodeDrainLocalVolumes
+from faults.node_faults import NodeDown, NodeDrain
 
 
 @pytest.fixture(autouse=True)
@@ -44,14 +42,13 @@ def actions(context):
     return [(e.detail["action"], e.pod) for e in context.events.since(0)]
 
 
-@pytest.mark.parametrize("name", ["node-drain", "node-drain-local"])
 @pytest.mark.parametrize(
     ("target", "node", "drained"),
     [("leader", "node-a", ["etcd-0", "etcd-2"]), ("etcd-1", "node-b", ["etcd-1"]), ("etcd-2", "node-a", ["etcd-0", "etcd-2"])],
 )
-def test_cordons_the_targets_node_and_evicts_only_its_pods(nodes, make_context, name, target, node, drained):
+def test_cordons_the_targets_node_and_evicts_only_its_pods(nodes, make_context, target, node, drained):
     cluster, context = nodes(), make_context(leader=0)
-    assert faults.make(f"{name}:{target}").inject(cluster, context) == drained
+    assert faults.make(f"node-drain:{target}").inject(cluster, context) == drained
     assert cluster.calls == [("set_schedulable", node, False), *(("evict", pod) for pod in drained)]
     assert actions(context) == [("cordon", None), *(("evicted", pod) for pod in drained)]
 
@@ -112,8 +109,17 @@ def test_an_unscheduled_target_is_refused_without_cordoning(make_cluster, make_p
     assert cluster.calls == []
 
 
-def test_local_volumes_variant_asks_for_node_bound_claims():
-    assert NodeDrainLocalVolumes.cluster_settings == {"node_local_volumes": True}
-    assert NodeDrain.cluster_settings == {}
-    settings = {field.name for field in dataclasses.fields(LocalOptions)}
-    assert set(NodeDrainLocalVolumes.cluster_settings) <= settings  # what the plugin passes to LocalOptions
+def test_node_down_takes_the_targets_node_and_brings_it_back_on_heal(nodes, make_context):
+    cluster, context = nodes(), make_context(leader=0)
+    fault = NodeDown("etcd-2")
+    assert fault.inject(cluster, context) == ["etcd-0", "etcd-2", "etcd-3"]  # every pod on node-a goes with it
+    assert cluster.calls == [("node_down", "node-a")]
+    fault.heal(cluster, context)
+    assert cluster.calls[-1] == ("node_up", "node-a")
+    assert actions(context) == [("node down", None), ("node up", None)]
+
+
+def test_node_down_is_skipped_where_the_backend_cannot_take_a_node_away(nodes):
+    cluster = nodes()
+    cluster.missing = lambda capability: "the fake backend has no nodes to take away"  # type: ignore[method-assign]
+    assert NodeDown().unavailable(cluster) == "node-down skipped: the fake backend has no nodes to take away"

@@ -3,7 +3,7 @@ from dataclasses import replace
 import pytest
 
 from clusters import observe
-from clusters.base import ContainerStatus, Termination
+from clusters.backend import ContainerStatus, Termination
 
 
 def crashing(make_cluster, statuses, logs):

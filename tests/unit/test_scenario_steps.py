@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import faults
-from clusters.base import Unsupported
+from clusters.backend import Unsupported
 from clusters.observe import MemberView
 from clusters.strategy import Strategy
 from faults import Fault, FaultError

@@ -53,7 +53,7 @@ def test_invalid_strategy_metadata(tmp_path, docs, metadata, message):
 
 
 def test_invalid_manifest_fails_the_strategy(tmp_path, docs):
-    docs[0]["spec"]["template"]["spec"]["initContainers"] = []
+    docs[0]["spec"]["template"]["spec"]["initContainers"] = "none"
     with pytest.raises(ManifestError, match="initContainers"):
         load_strategy(write_strategy(tmp_path / "bad", docs, meta()))
 

@@ -1,8 +1,38 @@
-"""What every backend offers to faults and to the harness.
+"""The backend contract: what every cluster offers to faults and to the harness.
 
-Faults act through these calls only, so one fault definition serves the local
-emulator, kind and an existing cluster; a backend that cannot do something
-says so by raising ``Unsupported``, and the fault is skipped, not faked.
+Faults and checks act and read through these calls only, so one fault
+definition serves every way of making a cluster: the local one built here,
+kind and an existing cluster are all ``clusters.kube.KubeCluster`` with
+another node driver. A strategy declares behaviour only (manifests and
+expected failures), never anything of a backend.
+
+Capabilities. Deleting, evicting, cordoning, scaling and rolling out are the
+API's and every backend has them. What only a node can do (``kill``,
+``freeze``, ``wipe``, ``network-cut``; ``network-delay``, ``dns-cache``) a
+backend may lack: ``missing(capability)`` then says why in one line, the
+fault is skipped with that line, and nothing is faked.
+
+Addresses. ``PodInfo.endpoint`` is the pod's own IP and client port, the
+address a client inside the cluster would use; the harness's clients and
+probes reach it from the pod's node (the node's address is never cut by a
+partition).
+
+Events (``EventLog``, monotonic times, in the order seen): ``cluster-created``;
+per pod ``pod-created``, ``pod-scheduled`` (node), ``pod-running`` (ip),
+``pod-ready`` / ``pod-not-ready``, ``container-started`` (restart_count),
+``container-exited`` (exit_code, reason, restart_count, cause), ``back-off``,
+``pod-deleting`` (grace), ``pod-gone``; and what the harness itself did:
+``evicted``, ``eviction-blocked``, ``cordoned``, ``uncordoned``, ``scaled``,
+``rollout-restart``, ``volume-wiped``, ``fault-step``.
+
+Exit causes. A ``container-exited`` event says why the run ended: ``fault``
+(a fault killed exactly that container), ``deleted`` (its pod was being
+deleted), ``crash`` (anything else: the process exited, a liveness probe
+failed, the kernel killed it). Only crashes count towards a crash loop.
+
+Logs. ``logs()`` returns every container run's log from its first line, per
+pod name, oldest first, including runs of pods since deleted: a backend must
+keep them itself, since the API keeps only the current and previous run.
 """
 
 from __future__ import annotations
@@ -164,6 +194,13 @@ class Cluster(abc.ABC):
     def hold_dns(self, name: str, seconds: float) -> None:
         """Let other pods keep resolving ``name`` to the address it has now for ``seconds``, as a DNS cache does."""
         raise Unsupported(self.missing("dns-cache") or "dns-cache")
+
+    def node_down(self, node: str) -> None:
+        """Take a node away at once (kubelet, runtime, containers), as a power loss does (``node-down``)."""
+        raise Unsupported(self.missing("node-down") or "node-down")
+
+    def node_up(self, node: str) -> None:
+        raise Unsupported(self.missing("node-down") or "node-down")
 
     def container_status(self, name: str) -> ContainerStatus:
         """The container status of the current pod named ``name``."""
