@@ -28,6 +28,7 @@ from clusters.backend import Cluster
 from clusters.kube.api import Api
 from clusters.kube.apply import ApplyError
 from clusters.kube.cluster import KubeCluster
+from clusters.kube.cluster import sweep as kube_sweep
 from clusters.kube.driver import NodeDriver
 from clusters.localkube import build as localkube_build
 from clusters.localkube import cluster as localkube
@@ -300,6 +301,9 @@ def kube_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     """The session's cluster for ``--backend``; every scenario gets its own namespace in it."""
     running: localkube.Running = request.getfixturevalue("local_kubernetes")
     api = Api(running.root.kubeconfig)
+    swept = kube_sweep(api)
+    if swept:
+        print(f"deleted {len(swept)} namespace(s) a killed run left: {', '.join(swept)}")
     try:
         yield Backend("local", api, LocalNodeDriver(running.tools, running.root))
     finally:

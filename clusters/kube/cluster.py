@@ -21,7 +21,7 @@ from typing import Any
 
 from clusters.backend import Cluster, ContainerStatus, EvictionBlocked, PodInfo, Unsupported
 from clusters.events import EventLog
-from clusters.kube import apply
+from clusters.kube import apply, owner
 from clusters.kube import pods as podview
 from clusters.kube.api import Api, ApiError
 from clusters.kube.driver import DriverError, NodeDriver
@@ -55,11 +55,16 @@ class KubeCluster(Cluster):
         self.watch = PodWatch(api, self.namespace, self.events, self.logs_kept.on_pod)
         self._stopped = threading.Event()
         self._cut: dict[str, tuple[str, str]] = {}  # pod name -> (node, pod uid) of a cut not yet healed
+        self._delayed: dict[str, tuple[str, str]] = {}  # the same for a delay
 
     # --- lifecycle ------------------------------------------------------------
 
     def start(self) -> None:
-        body = {"metadata": {"name": self.namespace, "labels": {"app.kubernetes.io/managed-by": "etcd-chaos"}}}
+        body = {"metadata": {
+            "name": self.namespace,
+            "labels": {owner.LABEL: owner.MANAGER},
+            "annotations": {owner.ANNOTATION: owner.this_process()},
+        }}
         self.api.call(self.api.core.create_namespace, body)
         self.events.record("cluster-created", strategy=self.strategy.name, replicas=self.replicas, namespace=self.namespace)
         self.watch.start()
@@ -276,7 +281,7 @@ class KubeCluster(Cluster):
         if capability == "network-cut":
             return self.driver.missing(capability) or netfilter.check_available()
         if capability == "network-delay":
-            return "network delay needs tc netem in the pod's namespace, which this kernel does not offer"
+            return self.driver.missing(capability)
         if capability == "dns-cache":
             return (
                 "CoreDNS answers a pod's new address as soon as its EndpointSlice changes and caches an answer no "
@@ -285,29 +290,63 @@ class KubeCluster(Cluster):
         return super().missing(capability)
 
     def cut_network(self, name: str, direction: str) -> None:
-        """Rules in the pod's own network namespace, which outlives container restarts but not the pod."""
-        pod = self._pod(name)
-        node, gateway = pod.get("spec", {}).get("nodeName"), pod.get("status", {}).get("hostIP")
-        if not node or not gateway:
-            raise Unsupported(f"pod {name} has no node or address yet")
-        # The node's address passes: the harness's clients and the kubelet's probes come from it.
+        """Rules in the pod's own network namespace, which outlives container restarts but not the pod.
+
+        The node's address passes: the harness's clients and the kubelet's probes come from it.
+        """
+        gateway = self._pod(name).get("status", {}).get("hostIP")
+        if not gateway:
+            raise Unsupported(f"pod {name} has no node address yet")
         script = netfilter.ruleset(ipaddress.ip_network(self.pod_cidr), gateway, direction)
+        self._in_network(self._cut, name, ["nft", script])
+
+    def delay_network(self, name: str, milliseconds: int) -> None:
+        """Every packet the pod sends waits ``milliseconds`` (netem on its interface, in its own namespace)."""
+        argv = ["tc", "qdisc", "replace", "dev", netfilter.POD_INTERFACE, "root", "netem", "delay", f"{milliseconds}ms"]
+        self._in_network(self._delayed, name, argv)
+
+    def _in_network(self, done: dict[str, tuple[str, str]], name: str, argv: list[str]) -> None:
+        """Run ``argv`` in the pod's network namespace and remember which pod it was, for the undo."""
+        pod = self._pod(name)
+        node, uid = pod.get("spec", {}).get("nodeName"), pod["metadata"]["uid"]
+        if not node:
+            raise Unsupported(f"pod {name} is not on a node yet")
         try:
-            self.driver.nft(node, pod["metadata"]["uid"], script)
+            self.driver.in_pod_network(node, uid, argv)
         except DriverError as error:
             raise Unsupported(f"pod {name}: {error}") from None
-        self._cut[name] = (node, pod["metadata"]["uid"])
+        done[name] = (node, uid)
+
+    def restore_delay(self, name: str) -> None:
+        self._undo(self._delayed, name, ["tc", "qdisc", "del", "dev", netfilter.POD_INTERFACE, "root"])
 
     def restore_network(self, name: str) -> None:
-        node, uid = self._cut.pop(name, (None, ""))
+        self._undo(self._cut, name, ["nft", netfilter.REMOVE])
+
+    def _undo(self, done: dict[str, tuple[str, str]], name: str, argv: list[str]) -> None:
+        """Run ``argv`` in the network of the pod ``done`` recorded for ``name``, if that pod still exists."""
+        node, uid = done.pop(name, (None, ""))
         if node is None:
             return
         try:
-            self.driver.nft(node, uid, netfilter.REMOVE)
+            self.driver.in_pod_network(node, uid, argv)
         except DriverError:
             if any(p["metadata"]["uid"] == uid for p in self._own()):
                 raise
-            # deleted meanwhile: its namespace, and the cut with it, are gone
+            # deleted meanwhile: its network namespace, and what was loaded into it, are gone
+
+
+def sweep(api: Api) -> list[str]:
+    """Delete the scenario namespaces whose harness process was killed; return their names."""
+    listed = api.raw(api.core.list_namespace, label_selector=f"{owner.LABEL}={owner.MANAGER}")
+    dead = [
+        ns["metadata"]["name"] for ns in listed.get("items", [])
+        if owner.is_dead((ns["metadata"].get("annotations") or {}).get(owner.ANNOTATION, ""))
+        and not ns["metadata"].get("deletionTimestamp")
+    ]
+    for name in dead:
+        api.call(api.core.delete_namespace, name)
+    return dead
 
 
 def _with_replicas(doc: dict[str, Any], name: str, replicas: int) -> dict[str, Any]:

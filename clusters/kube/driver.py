@@ -44,8 +44,8 @@ class NodeDriver(abc.ABC):
         """Where the kubelet keeps a pod volume of ``plugin`` (``kubernetes.io~empty-dir``) on the node."""
 
     @abc.abstractmethod
-    def nft(self, node: str, pod_uid: str, script: str) -> None:
-        """Load an nftables script into the pod's network namespace (its sandbox's, which restarts keep)."""
+    def in_pod_network(self, node: str, pod_uid: str, argv: list[str]) -> None:
+        """Run a command (``nft``, ``tc``) in the pod's network namespace: its sandbox's, which restarts keep."""
 
     @abc.abstractmethod
     def node_down(self, node: str) -> None:

@@ -10,6 +10,7 @@ nothing outside it is ever emptied.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -25,7 +26,7 @@ from clusters.localkube.build import Toolset
 from clusters.localkube.layout import Layout, Node
 from clusters.localkube.record import Record
 
-NFT_TIMEOUT = 10.0
+NETNS_TIMEOUT = 10.0
 NODE_START = 30.0
 
 
@@ -84,17 +85,22 @@ class LocalNodeDriver(NodeDriver):
     def pod_volume_dir(self, node: str, pod_uid: str, plugin: str, volume: str) -> str:
         return str(self._node(node).root / "kubelet" / "pods" / pod_uid / "volumes" / plugin / volume)
 
-    def nft(self, node: str, pod_uid: str, script: str) -> None:
+    def sandbox_pid(self, node: str, pod_uid: str) -> int:
+        """The pod sandbox's process, whose network namespace is the pod's; never one of this machine's own."""
         listed = self._crictl_json(node, "pods", "-o", "json", "--state", "ready", "--label", f"io.kubernetes.pod.uid={pod_uid}")
         sandboxes = listed.get("items") or []
         if len(sandboxes) != 1:
             raise DriverError(f"pod {pod_uid[:8]} has {len(sandboxes)} ready sandboxes on {node}")
         pid = int(self._crictl_json(node, "inspectp", "-o", "json", sandboxes[0]["id"]).get("info", {}).get("pid") or 0)
         if pid <= 0 or os.readlink(f"/proc/{pid}/ns/net") == os.readlink("/proc/self/ns/net"):
-            raise DriverError(f"pod {pod_uid[:8]} on {node}: no network namespace of its own to load rules into")
-        done = host.run("nsenter", "-t", str(pid), "-n", "nft", script, check=False, timeout=NFT_TIMEOUT)
+            raise DriverError(f"pod {pod_uid[:8]} on {node}: no network namespace of its own to act in")
+        return pid
+
+    def in_pod_network(self, node: str, pod_uid: str, argv: list[str]) -> None:
+        pid = self.sandbox_pid(node, pod_uid)
+        done = host.run("nsenter", "-t", str(pid), "-n", *argv, check=False, timeout=NETNS_TIMEOUT)
         if done.returncode != 0:
-            raise DriverError(f"nft in pod {pod_uid[:8]} on {node}: {done.stderr.strip() or done.stdout.strip()}")
+            raise DriverError(f"{argv[0]} in pod {pod_uid[:8]} on {node}: {done.stderr.strip() or done.stdout.strip()}")
 
     def node_down(self, node: str) -> None:
         """SIGKILL the node's kubelet, containerd, shims and containers in one sweep; the record forgets the first two.
@@ -132,6 +138,8 @@ class LocalNodeDriver(NodeDriver):
     def missing(self, capability: str) -> str | None:
         if os.geteuid() != 0:
             return f"{capability} on the local cluster needs root: it acts on the node's containers from this machine"
+        if capability == "network-delay":
+            return _netem_missing()
         return None
 
 
@@ -194,3 +202,14 @@ def _answers(path: Path) -> bool:
         except OSError:
             return False
     return True
+
+
+@functools.cache
+def _netem_missing() -> str | None:
+    """Whether this kernel delays packets (tc netem), tried once in a throwaway network namespace."""
+    probe = host.run("unshare", "--net", "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms",
+                     check=False, timeout=NETNS_TIMEOUT)
+    if probe.returncode == 0:
+        return None
+    why = (probe.stderr.strip() or probe.stdout.strip() or f"exit code {probe.returncode}").splitlines()[0]
+    return f"network delay needs tc netem, which this kernel refuses ({why})"

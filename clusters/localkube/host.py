@@ -10,7 +10,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import subprocess
-from pathlib import Path
+
+from clusters.kube.owner import start_time
 
 
 class HostError(RuntimeError):
@@ -23,15 +24,6 @@ def run(*argv: str, check: bool = True, timeout: float = 10.0) -> subprocess.Com
     if check and done.returncode != 0:
         raise HostError(f"{' '.join(argv)} failed: {done.stderr.strip() or done.stdout.strip()}")
     return done
-
-
-def start_time(pid: int) -> int | None:
-    """The kernel's start time of ``pid`` (clock ticks since boot), or None if it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat.rsplit(")", 1)[1].split()[19])
 
 
 def kill_recorded(pid: int, started: int | None, sig: int) -> None:

@@ -1,6 +1,10 @@
-"""Nothing of a run outlives it: not after Ctrl-C, not after SIGKILL plus the next start."""
+"""Nothing of a run outlives it on the cluster: not after Ctrl-C, not after SIGKILL plus the next start.
 
-import os
+The run under test is a second pytest session on the same local cluster (it
+uses the running one, as ``etcd-chaos cluster up`` would leave it), so its
+scenario namespace can be watched from here.
+"""
+
 import signal
 import subprocess
 import sys
@@ -9,35 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from clusters.local import host, leftovers
+from clusters.kube import owner
+from clusters.kube.cluster import sweep
 
 pytestmark = pytest.mark.chaos
 
 
-def _run_dirs() -> set[Path]:
-    return {p.parent for p in leftovers.BASE_DIR.glob("*/owner.json")}
+def _namespaces(kube_backend) -> dict[str, dict]:
+    api = kube_backend.api
+    listed = api.raw(api.core.list_namespace, label_selector=f"{owner.LABEL}={owner.MANAGER}")
+    return {ns["metadata"]["name"]: ns for ns in listed["items"]}
 
 
-def _bridges() -> set[str]:
-    out = host.run("ip", "-o", "link", "show", "type", "bridge").stdout
-    return {line.split(": ")[1].split("@")[0] for line in out.splitlines() if ": ecb" in line}
-
-
-def _pods_of(run_dir: Path) -> list[int]:
-    """PIDs of processes whose root is inside this run's pods (the containers)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if str(os.readlink(proc / "root")).startswith(str(run_dir)):
-                    found.append(int(proc.name))
-            except OSError:
-                continue
-    return found
-
-
-def _start_chaos_run(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path]:
-    before = _run_dirs()
+def _start_chaos_run(kube_backend, tmp_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    before = set(_namespaces(kube_backend))
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-m", "chaos", "--strategy", "static-dns", "--fault", "inplace-restart",
          "--report-dir", str(tmp_path / "report"), "-p", "no:cacheprovider", "tests/chaos/test_matrix.py"],
@@ -47,41 +36,36 @@ def _start_chaos_run(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path]:
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        new = _run_dirs() - before
-        if new and _pods_of(next(iter(new))):
-            return proc, next(iter(new))
-        time.sleep(0.1)
+        new = set(_namespaces(kube_backend)) - before
+        if new:
+            return proc, new.pop()
+        time.sleep(0.2)
     proc.kill()
-    pytest.fail("the chaos run did not start its pods within 60 s")
+    pytest.fail("the chaos run made no namespace within 60 s")
 
 
-def _wait_gone(run_dir: Path, timeout: float = 30) -> None:
+def _gone(kube_backend, namespace: str, timeout: float = 120) -> bool:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and (_pods_of(run_dir) or run_dir.exists()):
-        time.sleep(0.1)
+    while time.monotonic() < deadline:
+        if namespace not in _namespaces(kube_backend):
+            return True
+        time.sleep(0.5)
+    return False
 
 
-def test_ctrl_c_leaves_nothing(tmp_path: Path) -> None:
-    proc, run_dir = _start_chaos_run(tmp_path)
-    time.sleep(1.0)
+def test_ctrl_c_leaves_nothing(kube_backend, tmp_path: Path) -> None:
+    proc, namespace = _start_chaos_run(kube_backend, tmp_path)
+    time.sleep(2.0)
     proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=60)
-    _wait_gone(run_dir)
-    assert _pods_of(run_dir) == []
-    assert not run_dir.exists()
-    assert f"ecb{run_dir.name}" not in _bridges()
+    proc.wait(timeout=150)
+    assert namespace not in _namespaces(kube_backend), "the interrupted run waits until its namespace is gone"
 
 
-def test_killed_run_is_swept_at_next_start(tmp_path: Path) -> None:
-    proc, run_dir = _start_chaos_run(tmp_path)
+def test_killed_run_is_swept_at_next_start(kube_backend, tmp_path: Path) -> None:
+    proc, namespace = _start_chaos_run(kube_backend, tmp_path)
     proc.kill()
     proc.wait(timeout=10)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and _pods_of(run_dir):
-        time.sleep(0.1)
-    assert _pods_of(run_dir) == [], "pods must die with the harness (parent-death signal)"
-    assert run_dir.exists() and f"ecb{run_dir.name}" in _bridges(), "a killed run leaves its bridge and files"
-    removed = leftovers.sweep()
-    assert any(str(run_dir) in entry for entry in removed)
-    assert not run_dir.exists()
-    assert f"ecb{run_dir.name}" not in _bridges()
+    left = _namespaces(kube_backend)[namespace]
+    assert owner.is_dead(left["metadata"]["annotations"][owner.ANNOTATION])
+    assert namespace in sweep(kube_backend.api)
+    assert _gone(kube_backend, namespace)

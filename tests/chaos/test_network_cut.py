@@ -1,9 +1,8 @@
-"""A partition cuts pods off each other, open TCP streams included, and never the gateway."""
+"""A partition cuts real pods off each other, open TCP streams included, and never their node's address."""
 
 from __future__ import annotations
 
 import os
-import secrets
 import select
 import socket
 import subprocess
@@ -11,10 +10,15 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from clusters.local import host, leftovers, netfilter, sandbox
+from clusters.kube import pods as podview
+from clusters.kube.cluster import KubeCluster
+from clusters.localkube import host
+from clusters.manifests import parse
+from clusters.strategy import Strategy
 
 pytestmark = pytest.mark.chaos
 
@@ -138,66 +142,88 @@ class Program:
         self.process.wait(timeout=5)
 
 
+SLEEPERS = [
+    {
+        "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "etcd"},
+        "spec": {
+            "serviceName": "etcd", "replicas": 3, "podManagementPolicy": "Parallel",
+            "selector": {"matchLabels": {"app": "sleeper"}},
+            "template": {
+                "metadata": {"labels": {"app": "sleeper"}},
+                "spec": {
+                    "terminationGracePeriodSeconds": 0,
+                    "containers": [{"name": "sleep", "image": "etcd-chaos/busybox:1.35.0", "command": ["sleep", "3600"]}],
+                },
+            },
+        },
+    },
+]
+
+
+@dataclass(frozen=True)
+class Pod:
+    name: str
+    ip: str
+    gateway: str  # its node's address, which a cut never filters
+    netns_pid: int  # the sandbox's process: its network namespace is the pod's
+
+
 @dataclass
 class Net:
-    bridge: host.Bridge
-    pods: list[sandbox.Sandbox]
+    cluster: KubeCluster
+    pods: list[Pod]
     udp: list[Program]
 
-    def cut(self, pod: sandbox.Sandbox, direction: str) -> None:
-        netfilter.cut(pod.pause.pid, self.bridge.subnet, self.bridge.gateway, direction)
+    def cut(self, pod: Pod, direction: str) -> None:
+        self.cluster.cut_network(pod.name, direction)
 
-    def udp_send(self, sender: sandbox.Sandbox | None, receiver: sandbox.Sandbox | str, payload: str) -> str:
-        """Send one datagram from a pod (None: from the host, i.e. the gateway); return what the sender saw."""
-        address = receiver if isinstance(receiver, str) else receiver.ip
+    def restore(self, pod: Pod) -> None:
+        self.cluster.restore_network(pod.name)
+
+    def udp_send(self, sender: Pod | None, receiver: Pod, payload: str) -> str:
+        """Send one datagram from a pod (None: from this machine, i.e. the receiver's gateway); return what the sender saw."""
         if sender is None:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-                sock.sendto(payload.encode(), (address, UDP_PORT))
+                sock.sendto(payload.encode(), (receiver.ip, UDP_PORT))
             return "sent"
-        argv = ["nsenter", "-t", str(sender.pause.pid), "-n", "--", sys.executable, "-c", UDP_SEND]
-        return host.run(*argv, address, str(UDP_PORT), payload).stdout.strip()
+        argv = ["nsenter", "-t", str(sender.netns_pid), "-n", "--", sys.executable, "-c", UDP_SEND]
+        return host.run(*argv, receiver.ip, str(UDP_PORT), payload).stdout.strip()
 
 
 @pytest.fixture(scope="module")
-def net() -> Iterator[Net]:
-    if os.geteuid() != 0:
-        pytest.skip("partition tests need root (network namespaces, a bridge, nftables)")
-    reason = netfilter.check_available()
-    if reason:
-        pytest.skip(reason)
-    run_id = secrets.token_hex(3)
-    run_dir = leftovers.BASE_DIR / f"nf{run_id}"
-    bridge_name = f"ecb{run_id}"
-    # Recorded like a cluster run, so a killed test run is swept at the next start.
-    leftovers.claim(run_dir, bridge_name)
-    pods: list[sandbox.Sandbox] = []
+def net(kube_backend) -> Iterator[Net]:
+    """Three pods of a sleeping StatefulSet, one per node, each with a UDP listener in its network namespace."""
+    strategy = Strategy("sleepers", "pods that only sleep, to cut", Path(__file__).parent, parse(SLEEPERS))
+    cluster = KubeCluster(strategy, kube_backend.api, kube_backend.driver, kube_backend.name, "none")
     udp: list[Program] = []
     try:
-        bridge = host.Bridge(bridge_name, host.free_subnet(int(run_id, 16)))
-        for i in range(3):
-            pods.append(sandbox.Sandbox.create(bridge, f"ec{run_id}n{i}", f"pod-{i}"))
+        cluster.start()
+        assert cluster.watch.wait(lambda pods: sum(podview.is_ready(p) for p in pods) == 3, 90), "three sleepers Ready"
+        pods = []
+        for info in cluster.pods():
+            raw = cluster._pod(info.name)
+            pid = kube_backend.driver.sandbox_pid(info.node, info.uid)
+            pods.append(Pod(info.name, info.ip, raw["status"]["hostIP"], pid))
         for pod in pods:
-            udp.append(Program(pod.pause.pid, UDP_LISTENER, str(UDP_PORT)))
+            udp.append(Program(pod.netns_pid, UDP_LISTENER, str(UDP_PORT)))
             udp[-1].expect("listening")
-        yield Net(bridge, pods, udp)
+        yield Net(cluster, pods, udp)
     finally:
         for program in udp:
             program.kill()
-        for pod in pods:
-            pod.destroy(bridge)  # any rules left go with the namespace
-        leftovers.release(run_dir, bridge_name)  # deletes the bridge too
+        cluster.stop()
 
 
 def test_both_cuts_an_open_tcp_stream_and_new_connections_but_not_the_gateway(net: Net) -> None:
     client_pod, cut_pod, other = net.pods
-    server = Program(cut_pod.pause.pid, TCP_SERVER, str(TCP_PORT))
+    server = Program(cut_pod.netns_pid, TCP_SERVER, str(TCP_PORT))
     client: Program | None = None
     try:
         # Track connections before the stream opens, as a node with kube-proxy would: then an
         # "accept established" in front of the drops would let the stream through, and fail here.
-        host.run("nsenter", "-t", str(cut_pod.pause.pid), "-n", "nft", CONNTRACK_ON)
+        host.run("nsenter", "-t", str(cut_pod.netns_pid), "-n", "nft", CONNTRACK_ON)
         server.expect("listening")
-        client = Program(client_pod.pause.pid, TCP_CLIENT, cut_pod.ip, str(TCP_PORT))
+        client = Program(client_pod.netns_pid, TCP_CLIENT, cut_pod.ip, str(TCP_PORT))
         client.expect("connected")
         client.say("send before")
         server.expect("got before")
@@ -221,7 +247,7 @@ def test_both_cuts_an_open_tcp_stream_and_new_connections_but_not_the_gateway(ne
         net.udp[1].expect(f"got self from {cut_pod.ip}")
         assert "etcd_chaos" not in host.run("nft", "list", "tables").stdout, "rules leaked into the host"
 
-        netfilter.restore(cut_pod.pause.pid)
+        net.restore(cut_pod)
         # The stalled segment is retransmitted with TCP's backoff: bounded, but not instant.
         server.expect("got during", timeout=30.0)
         client.say("send after")
@@ -229,19 +255,19 @@ def test_both_cuts_an_open_tcp_stream_and_new_connections_but_not_the_gateway(ne
         client.say("new")
         client.expect("new ok")
     finally:
-        netfilter.restore(cut_pod.pause.pid)
+        net.restore(cut_pod)
         if client:
             client.kill()
         server.kill()
 
 
-def _delivered(net: Net, sender: sandbox.Sandbox | None, receiver: int, payload: str) -> bool:
+def _delivered(net: Net, sender: Pod | None, receiver: int, payload: str) -> bool:
     """Whether a datagram arrives, decided by a control datagram from the gateway sent right after it."""
     net.udp_send(sender, net.pods[receiver], payload)
     control = f"control-{payload}"
     net.udp_send(None, net.pods[receiver], control)
-    net.udp[receiver].expect(f"got {control} from {net.bridge.gateway}")
-    source = sender.ip if sender else net.bridge.gateway
+    net.udp[receiver].expect(f"got {control} from {net.pods[receiver].gateway}")
+    source = sender.ip if sender else net.pods[receiver].gateway
     return net.udp[receiver].wait_for(f"got {payload} from {source}", 0.5)
 
 
@@ -252,17 +278,17 @@ def test_in_drops_only_what_other_pods_send_to_the_cut_pod(net: Net) -> None:
         assert not _delivered(net, peer, 1, "in-peer-to-cut")
         assert _delivered(net, cut_pod, 0, "in-cut-to-peer")
         assert _delivered(net, None, 1, "in-gateway-to-cut")
-        netfilter.restore(cut_pod.pause.pid)
+        net.restore(cut_pod)
         assert _delivered(net, peer, 1, "in-peer-to-cut-healed")
     finally:
-        netfilter.restore(cut_pod.pause.pid)
+        net.restore(cut_pod)
 
 
 def test_out_drops_only_what_the_cut_pod_sends_to_other_pods(net: Net) -> None:
     peer, cut_pod, _ = net.pods
     gateway_listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        gateway_listener.bind((net.bridge.gateway, 0))
+        gateway_listener.bind((cut_pod.gateway, 0))
         gateway_listener.settimeout(5)
         net.cut(cut_pod, "out")
         # The output hook reports the drop to a local UDP sender (EPERM); TCP treats it as a loss.
@@ -270,14 +296,14 @@ def test_out_drops_only_what_the_cut_pod_sends_to_other_pods(net: Net) -> None:
         assert not _delivered(net, cut_pod, 0, "out-cut-to-peer-2")
         assert _delivered(net, peer, 1, "out-peer-to-cut")
         port = gateway_listener.getsockname()[1]
-        argv = ["nsenter", "-t", str(cut_pod.pause.pid), "-n", "--", sys.executable, "-c", UDP_SEND]
-        assert host.run(*argv, net.bridge.gateway, str(port), "out-cut-to-gateway").stdout.strip() == "sent"
+        argv = ["nsenter", "-t", str(cut_pod.netns_pid), "-n", "--", sys.executable, "-c", UDP_SEND]
+        assert host.run(*argv, cut_pod.gateway, str(port), "out-cut-to-gateway").stdout.strip() == "sent"
         assert gateway_listener.recvfrom(100)[0] == b"out-cut-to-gateway"
-        netfilter.restore(cut_pod.pause.pid)
+        net.restore(cut_pod)
         assert _delivered(net, cut_pod, 0, "out-cut-to-peer-healed")
     finally:
         gateway_listener.close()
-        netfilter.restore(cut_pod.pause.pid)
+        net.restore(cut_pod)
 
 
 def test_a_second_cut_replaces_the_first_and_restore_is_idempotent(net: Net) -> None:
@@ -287,8 +313,8 @@ def test_a_second_cut_replaces_the_first_and_restore_is_idempotent(net: Net) -> 
         net.cut(cut_pod, "out")
         assert _delivered(net, peer, 1, "replaced-peer-to-cut")
         assert not _delivered(net, cut_pod, 0, "replaced-cut-to-peer")
-        netfilter.restore(cut_pod.pause.pid)
-        netfilter.restore(cut_pod.pause.pid)
+        net.restore(cut_pod)
+        net.restore(cut_pod)
         assert _delivered(net, cut_pod, 0, "replaced-cut-to-peer-healed")
     finally:
-        netfilter.restore(cut_pod.pause.pid)
+        net.restore(cut_pod)

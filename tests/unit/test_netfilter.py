@@ -64,8 +64,8 @@ def test_the_local_driver_never_loads_rules_into_our_own_namespace(monkeypatch, 
     answers = {"pods": {"items": [{"id": "sandbox-1"}]}, "inspectp": {"info": {"pid": os.getpid()}}}
     monkeypatch.setattr(driver, "_crictl_json", lambda node, verb, *args: answers[verb])
     monkeypatch.setattr(local_driver.host, "run", lambda *a, **k: pytest.fail(f"no command may run, got {a}"))
-    with pytest.raises(DriverError, match="no network namespace of its own"):
-        driver.nft("node-0", "u-1", netfilter.REMOVE)
+    with pytest.raises(DriverError, match="no network namespace of its own to act in"):
+        driver.in_pod_network("node-0", "u-1", ["nft", netfilter.REMOVE])
 
 
 def test_the_local_driver_empties_only_directories_of_its_cluster(tmp_path):
