@@ -85,9 +85,9 @@ class Termination:
 class ContainerStatus:
     """What the kubelet knows of a pod's container: what explains a pod that never answers.
 
-    Backend-neutral on purpose: a real cluster reports the same in
-    ``containerStatuses[]`` (``state``, ``restartCount``, ``lastState``), only
-    with one past termination where the local backend keeps a few.
+    Read from the pod's ``containerStatuses[]`` (``state``, ``restartCount``,
+    ``lastState``), so it holds one past termination: the earlier ones are in
+    the kept logs and the ``container-exited`` events.
     """
 
     state: str  # running, waiting: CrashLoopBackOff, waiting: ContainerCreating, terminated, not created

@@ -1,7 +1,7 @@
 """A deployment strategy: a directory of manifests plus ``strategy.yaml``.
 
-This is the public contract users extend: the same directory is applied to
-kind or to a real cluster and run by the local backend, and its metadata says
+This is the public contract users extend: the same directory is applied
+unchanged to whichever cluster runs the scenario, and its metadata says
 which faults it is known to fail and why, so the suite can hold reality to
 the declared table.
 """
