@@ -126,3 +126,24 @@ def test_documents_go_into_the_scenario_namespace_unless_cluster_wide() -> None:
     assert in_namespace(doc, "ec-x", namespaced=True)["metadata"]["namespace"] == "ec-x"
     assert "namespace" not in in_namespace(doc, "ec-x", namespaced=False)["metadata"]
     assert doc["metadata"]["namespace"] == "default"  # the strategy's own document is left as it was
+
+
+def test_an_api_refusal_is_the_servers_message_in_one_line() -> None:
+    from kubernetes.client import ApiException
+
+    from clusters.kube.api import refusal
+
+    error = ApiException(status=422, reason="Unprocessable Entity")
+    error.body = (
+        '{"kind":"Status","status":"Failure","reason":"Invalid","code":422,"message":"StatefulSet.apps \\"etcd\\" is '
+        'invalid: spec.template.metadata.labels: Invalid value: {\\"app\\":\\"etcd\\"}:\\n `selector` does not match '
+        'template `labels`"}'
+    )
+    found = refusal(error)
+    assert (found.status, found.reason) == (422, "Invalid")
+    assert str(found) == (
+        'StatefulSet.apps "etcd" is invalid: spec.template.metadata.labels: Invalid value: {"app":"etcd"}: '
+        "`selector` does not match template `labels`"
+    )
+    bare = ApiException(status=503, reason="Service Unavailable")
+    assert str(refusal(bare)) == "Service Unavailable"
