@@ -17,6 +17,15 @@ DRAIN_TIMEOUT = 120.0  # kubectl's --timeout; 0 (its default) would wait forever
 GONE_TIMEOUT = 90.0  # grace period plus teardown, for kubectl's wait until each pod is gone
 
 
+def target_node(target: str, cluster: Cluster, ctx: Context, verb: str) -> str:
+    """The node the fault's target pod runs on; a pod not yet scheduled cannot name one."""
+    pod = choose_targets(target, cluster, ctx)[0]
+    node = cluster.pod(pod).node
+    if node is None:
+        raise FaultError(f"cannot {verb} the node of {pod}: it is not scheduled")
+    return node
+
+
 class NodeDrain(Fault):
     """Cordon the node of the target pod, evict its pods as ``kubectl drain`` does, uncordon after ``hold``.
 
@@ -32,11 +41,7 @@ class NodeDrain(Fault):
     node: str | None = None
 
     def inject(self, cluster: Cluster, ctx: Context) -> list[str]:
-        target = choose_targets(self.target, cluster, ctx)[0]
-        node = cluster.pod(target).node
-        if node is None:
-            raise FaultError(f"cannot drain the node of {target}: it is not scheduled")
-        self.node = node
+        self.node = target_node(self.target, cluster, ctx, "drain")
         ctx.mark("cordon", None, node=self.node)
         cluster.set_schedulable(self.node, False)
         on_node = {p.name: p.uid for p in cluster.pods() if p.node == self.node and not p.terminating}
@@ -96,11 +101,7 @@ class NodeDown(Fault):
     node: str | None = None
 
     def inject(self, cluster: Cluster, ctx: Context) -> list[str]:
-        target = choose_targets(self.target, cluster, ctx)[0]
-        node = cluster.pod(target).node
-        if node is None:
-            raise FaultError(f"cannot take down the node of {target}: it is not scheduled")
-        self.node = node
+        self.node = node = target_node(self.target, cluster, ctx, "take down")
         hit = sorted(p.name for p in cluster.pods() if p.node == node)
         ctx.mark("node down", None, node=node, pods=hit)
         cluster.node_down(node)
