@@ -8,6 +8,7 @@ the real API server, controllers and scheduler now do.
 
 from __future__ import annotations
 
+import random
 import shutil
 import signal
 import time
@@ -20,8 +21,11 @@ import yaml
 
 from clusters import observe
 from clusters.backend import Cluster, EvictionBlocked
+from clusters.events import EventLog
 from clusters.kube.apply import ApplyError
 from clusters.strategy import BUILTIN_DIR, Strategy, load_strategy
+from faults.base import Context
+from faults.node_faults import NodeDrain
 
 BASE = "reconcile-learner"  # required anti-affinity over the nodes, a headless Service, a PDB of minAvailable 2
 
@@ -47,6 +51,14 @@ def eventually(check: Callable[[], bool], timeout: float, what: str) -> None:
     while not check():
         assert time.monotonic() < deadline, f"{what} not within {timeout:.0f} s"
         time.sleep(0.2)
+
+
+def evicted(cluster: Cluster, name: str) -> bool:
+    try:
+        cluster.evict(name)
+    except EvictionBlocked:
+        return False
+    return True
 
 
 def test_a_service_that_selects_no_pod_publishes_no_names(cluster_factory: Callable[..., Cluster], tmp_path: Path) -> None:
@@ -97,7 +109,7 @@ def test_a_budget_that_selects_no_pod_does_not_block_evictions(cluster_factory: 
 def test_the_budget_refuses_a_second_eviction(cluster_factory: Callable[..., Cluster], tmp_path: Path) -> None:
     cluster = cluster_factory(variant(tmp_path, lambda doc: None))
     observe.wait_healthy(cluster, 90)
-    cluster.evict("etcd-0")
+    eventually(lambda: evicted(cluster, "etcd-0"), 30, "the budget allowing one disruption")  # once it has seen 3 Ready
     with pytest.raises(EvictionBlocked, match="disruption budget"):
         cluster.evict("etcd-1")
 
@@ -109,17 +121,16 @@ def test_a_drained_member_under_required_anti_affinity_waits_for_its_node(
     observe.wait_healthy(cluster, 90)
     node = cluster.pod("etcd-1").node
     assert node
-    cluster.set_schedulable(node, False)
+    drain = NodeDrain("etcd-1")  # as kubectl drain: a budget's 429 is retried, the pod waited out
+    events = EventLog()
     try:
-        uid = cluster.pod("etcd-1").uid
-        cluster.evict("etcd-1")
-        eventually(lambda: cluster.pod("etcd-1").uid != uid, 60, "the evicted pod replaced")
+        assert drain.inject(cluster, Context(random.Random(0), observe.snapshot(cluster), events)) == ["etcd-1"]
         time.sleep(3)
         status = cluster.container_status("etcd-1").state
         assert cluster.pod("etcd-1").phase == "Pending"
         assert status.startswith("not created: the pod is Pending, 0/")  # the scheduler's own words follow
     finally:
-        cluster.set_schedulable(node, True)
+        drain.heal(cluster, Context(random.Random(0), observe.snapshot(cluster), events))
     observe.wait_healthy(cluster, 90)
     assert cluster.pod("etcd-1").node == node  # its claim's volume is on that node
 
