@@ -276,11 +276,7 @@ class KubeCluster(Cluster):
         self.events.record("node-up", None, node=node)
 
     def missing(self, capability: str) -> str | None:
-        if capability == "node-down":
-            return self.driver.missing(capability)
-        if capability == "network-cut":
-            return self.driver.missing(capability) or netfilter.check_available()
-        if capability == "network-delay":
+        if capability in ("node-down", "network-cut", "network-delay"):
             return self.driver.missing(capability)
         if capability == "dns-cache":
             return (

@@ -140,6 +140,8 @@ class LocalNodeDriver(NodeDriver):
             return f"{capability} on the local cluster needs root: it acts on the node's containers from this machine"
         if capability == "network-delay":
             return _netem_missing()
+        if capability == "network-cut" and shutil.which("nft") is None:
+            return "network-cut needs nft on this machine (Debian's nftables package)"
         return None
 
 

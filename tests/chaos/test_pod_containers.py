@@ -33,13 +33,14 @@ def test_a_container_that_exits_at_once_is_explained(cluster_factory):
     for pod, explanation in zip(("etcd-0", "etcd-1", "etcd-2"), err.pods):
         assert explanation.startswith(f"{pod}: "), explanation
         assert "last exit 1 (Error)" in explanation, explanation  # the status keeps one past run
-        assert err.logs[pod] == [f"starting {pod}", "etcd: unknown flag: --nme"]
+        # stdout and stderr reach the log through two pipes: their order within a millisecond is not kept
+        assert sorted(err.logs[pod]) == sorted([f"starting {pod}", "etcd: unknown flag: --nme"])
 
 
 def test_working_dir_and_a_volume_at_tmp(cluster_factory):
     cluster = cluster_factory(load_strategy(STRATEGIES / "workdir-tmp"))
     observe.wait_healthy(cluster, timeout=90)
-    assert [p.restart_count for p in cluster.pods()] == [0, 0, 0]
+    assert [(p.name, p.restart_count) for p in cluster.pods()] == [("etcd-0", 0)]
 
 
 def test_a_cluster_that_never_starts_is_judged_and_kept_with_why(cluster_factory, tmp_path):

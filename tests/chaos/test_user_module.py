@@ -2,6 +2,8 @@
 
 import pytest
 
+from clusters import observe
+
 pytestmark = pytest.mark.chaos
 
 
@@ -18,4 +20,5 @@ def test_reconcile_learner_survives_follower_deletion(run_scenario):
 @pytest.mark.parametrize("chaos_strategy", ["static-dns"])
 def test_etcd_cluster_is_a_started_cluster_of_the_strategy(etcd_cluster):
     assert etcd_cluster.strategy.name == "static-dns"
+    observe.wait_healthy(etcd_cluster, 90)  # started is not yet whole: the StatefulSet controller creates the pods
     assert [p.name for p in etcd_cluster.pods()] == ["etcd-0", "etcd-1", "etcd-2"]
