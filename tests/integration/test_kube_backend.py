@@ -122,15 +122,15 @@ def test_a_drained_member_under_required_anti_affinity_waits_for_its_node(
     node = cluster.pod("etcd-1").node
     assert node
     drain = NodeDrain("etcd-1")  # as kubectl drain: a budget's 429 is retried, the pod waited out
-    events = EventLog()
+    ctx = Context(random.Random(0), observe.snapshot(cluster), EventLog())
     try:
-        assert drain.inject(cluster, Context(random.Random(0), observe.snapshot(cluster), events)) == ["etcd-1"]
+        assert drain.inject(cluster, ctx) == ["etcd-1"]
         time.sleep(3)
         status = cluster.container_status("etcd-1").state
         assert cluster.pod("etcd-1").phase == "Pending"
         assert status.startswith("not created: the pod is Pending, 0/")  # the scheduler's own words follow
     finally:
-        drain.heal(cluster, Context(random.Random(0), observe.snapshot(cluster), events))
+        drain.heal(cluster, ctx)
     observe.wait_healthy(cluster, 90)
     assert cluster.pod("etcd-1").node == node  # its claim's volume is on that node
 
