@@ -28,6 +28,7 @@ from clusters.backend import Cluster
 from clusters.kube.api import Api
 from clusters.kube.apply import ApplyError
 from clusters.kube.cluster import KubeCluster
+from clusters.kube.cluster import refusals as kube_refusals
 from clusters.kube.cluster import sweep as kube_sweep
 from clusters.kube.driver import NodeDriver
 from clusters.localkube import build as localkube_build
@@ -298,12 +299,23 @@ class Backend:
 
 @pytest.fixture(scope="session")
 def kube_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
-    """The session's cluster for ``--backend``; every scenario gets its own namespace in it."""
+    """The session's cluster for ``--backend``; every scenario gets its own namespace in it.
+
+    Every chosen strategy's manifests are first judged by the API server in
+    a dry run: one it refuses ends the session there, with the server's
+    message, before any scenario has spent its time.
+    """
     running: localkube.Running = request.getfixturevalue("local_kubernetes")
     api = Api(running.root.kubeconfig)
     swept = kube_sweep(api)
     if swept:
         print(f"deleted {len(swept)} namespace(s) a killed run left: {', '.join(swept)}")
+    config = request.config
+    state = config.stash[STATE]
+    refused = kube_refusals(api, [state.strategies[name] for name in config.getoption("strategy") or sorted(state.strategies)])
+    if refused:
+        api.close()
+        pytest.exit("\n".join(f"etcd-chaos: {line}" for line in refused), returncode=4)
     try:
         yield Backend("local", api, LocalNodeDriver(running.tools, running.root))
     finally:
@@ -327,8 +339,9 @@ def cluster_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Cl
 
     ``start=False`` gives the cluster unstarted, so a test can first ask it
     what it cannot do (``Cluster.missing``) without paying for a start.
-    A manifest the API server refuses ends the session with its message:
-    every later scenario of that strategy would be refused the same way.
+    A manifest the API server refuses ends the session with its message
+    (the chosen strategies were dry-run already; this catches one a test
+    loads itself): every later scenario of it would be refused the same way.
     """
     config = request.config
     state = config.stash[STATE]

@@ -46,22 +46,47 @@ def in_namespace(doc: dict[str, Any], namespace: str, namespaced: bool) -> dict[
 def apply_all(api: Api, documents: list[dict[str, Any]], namespace: str) -> None:
     """Apply in the order given (a CRD before its resources, a ConfigMap before the pods that mount it)."""
     for doc in documents:
-        resource = _resource(api, doc)
-        body = in_namespace(doc, namespace, resource.namespaced)
-        try:
-            resource.server_side_apply(
-                body=body,
-                namespace=namespace if resource.namespaced else None,
-                field_manager=FIELD_MANAGER,
-                force_conflicts=True,
-                query_params=[("fieldValidation", "Strict")],
-            )
-        except dynamic.exceptions.DynamicApiError as error:
-            raise ApplyError(f"{label(doc)}: the API server refused it: {refusal(error)}") from None
+        _apply(api, doc, namespace, _resource(api, doc, DISCOVERY_WAIT), dry_run=False)
 
 
-def _resource(api: Api, doc: dict[str, Any]) -> Any:
-    deadline = time.monotonic() + DISCOVERY_WAIT
+def dry_run(api: Api, documents: list[dict[str, Any]], namespace: str) -> None:
+    """Have the API server judge every document without storing any (``dryRun=All``).
+
+    Validation, defaulting and admission run as for a real apply, so what a
+    real start would refuse is refused here, before a single scenario spends
+    its time on it. A custom resource whose CRD is among the documents is the
+    one thing left to the real apply: a dry run installs no CRD, so its kind
+    is not served yet and its schema cannot judge it.
+    """
+    own_kinds = {_defined_kind(doc) for doc in documents if doc.get("kind") == "CustomResourceDefinition"}
+    for doc in documents:
+        if (str(doc.get("apiVersion", "")).split("/")[0], doc.get("kind")) in own_kinds:
+            continue
+        _apply(api, doc, namespace, _resource(api, doc, 0.0), dry_run=True)
+
+
+def _apply(api: Api, doc: dict[str, Any], namespace: str, resource: Any, dry_run: bool) -> None:
+    body = in_namespace(doc, namespace, resource.namespaced)
+    query = [("fieldValidation", "Strict")] + ([("dryRun", "All")] if dry_run else [])
+    try:
+        resource.server_side_apply(
+            body=body,
+            namespace=namespace if resource.namespaced else None,
+            field_manager=FIELD_MANAGER,
+            force_conflicts=True,
+            query_params=query,
+        )
+    except dynamic.exceptions.DynamicApiError as error:
+        raise ApplyError(f"{label(doc)}: the API server refused it: {refusal(error)}") from None
+
+
+def _defined_kind(crd: dict[str, Any]) -> tuple[str, str]:
+    spec = crd.get("spec") or {}
+    return str(spec.get("group", "")), str((spec.get("names") or {}).get("kind", ""))
+
+
+def _resource(api: Api, doc: dict[str, Any], wait: float) -> Any:
+    deadline = time.monotonic() + wait
     while True:
         try:
             return api.dynamic.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])

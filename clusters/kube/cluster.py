@@ -34,6 +34,7 @@ DELETE_MARGIN = 30.0  # beyond the grace period: the kubelet's SIGKILL, the volu
 EXIT_WAIT = 10.0  # for a signalled container to show as ended in its pod's status
 NAMESPACE_GONE = 120.0
 CLUSTER_CIDR = "10.244.0.0/16"
+DRY_RUN_PREFIX = "ec-dry-run-"  # the namespace that judges the manifests; scenarios' are ec-<strategy>-<hex>
 
 
 class KubeCluster(Cluster):
@@ -60,12 +61,7 @@ class KubeCluster(Cluster):
     # --- lifecycle ------------------------------------------------------------
 
     def start(self) -> None:
-        body = {"metadata": {
-            "name": self.namespace,
-            "labels": {owner.LABEL: owner.MANAGER},
-            "annotations": {owner.ANNOTATION: owner.this_process()},
-        }}
-        self.api.call(self.api.core.create_namespace, body)
+        self.api.call(self.api.core.create_namespace, owner.namespace(self.namespace))
         self.events.record("cluster-created", strategy=self.strategy.name, replicas=self.replicas, namespace=self.namespace)
         self.watch.start()
         documents = list(self.strategy.manifests.documents)
@@ -343,6 +339,27 @@ def sweep(api: Api) -> list[str]:
     for name in dead:
         api.call(api.core.delete_namespace, name)
     return dead
+
+
+def refusals(api: Api, strategies: list[Strategy]) -> list[str]:
+    """What the API server would refuse of each strategy, one line each; empty when every one would apply.
+
+    Judged by a dry run in a namespace of its own, deleted at once (a killed
+    run's is swept like a scenario's), so that a refused manifest is known
+    before the first scenario and not after an hour of others.
+    """
+    scratch = f"{DRY_RUN_PREFIX}{secrets.token_hex(3)}"
+    api.call(api.core.create_namespace, owner.namespace(scratch))
+    try:
+        refused = []
+        for strategy in strategies:
+            try:
+                apply.dry_run(api, list(strategy.manifests.documents), scratch)
+            except apply.ApplyError as error:
+                refused.append(f"{strategy.directory}: {error}")
+        return refused
+    finally:
+        api.call(api.core.delete_namespace, scratch)
 
 
 def _with_replicas(doc: dict[str, Any], name: str, replicas: int) -> dict[str, Any]:

@@ -39,3 +39,8 @@ def is_dead(owner: str) -> bool:
     if host != socket.gethostname() or not pid.isdigit():
         return False
     return str(start_time(int(pid))) != started
+
+
+def namespace(name: str) -> dict:
+    """The body of a namespace this process owns: labelled for the sweep, annotated with its owner."""
+    return {"metadata": {"name": name, "labels": {LABEL: MANAGER}, "annotations": {ANNOTATION: this_process()}}}

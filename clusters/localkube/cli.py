@@ -40,7 +40,7 @@ def _toolset(args: argparse.Namespace) -> build.Toolset:
 
 def _strategy_image(args: argparse.Namespace, tools: build.Toolset) -> images.Image:
     etcd_bin = etcd_bin_dir(args.etcd_bin_dir)
-    return images.strategy_image(etcd_bin, build.etcd_version(etcd_bin), tools.busybox)
+    return images.strategy_image(etcd_bin, build.etcd_version(etcd_bin), tools.busybox, tools.getent)
 
 
 def main(argv: list[str] | None = None) -> int:

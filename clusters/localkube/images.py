@@ -2,8 +2,9 @@
 
 Every image the cluster runs is built from files this machine already has:
 Debian's static busybox, the etcd binaries we ship, and the Go programs the
-build made. Layers are written reproducibly (fixed times, owners and order,
-gzip without a timestamp), so the same inputs give the same digest and a
+build made (among them the strategy image's getent, which busybox lacks).
+Layers are written reproducibly (fixed times, owners and order, gzip without
+a timestamp), so the same inputs give the same digest and a
 rebuilt image is recognised as unchanged. The node imports the tars with
 ``ctr images import``; pods name the images with ``imagePullPolicy`` left at
 its default, which never pulls an image that is present.
@@ -79,9 +80,13 @@ def busybox_links(busybox: Path) -> dict[str, str]:
     return {f"bin/{applet}": "busybox" for applet in listed.split() if applet != "busybox"}
 
 
-def strategy_image(etcd_bin_dir: Path, etcd_version: str, busybox: Path) -> Image:
-    """busybox for every tool the scripts call, and etcd, etcdctl and etcdutl at ``etcd_version``."""
-    files = {"bin/busybox": busybox}
+def strategy_image(etcd_bin_dir: Path, etcd_version: str, busybox: Path, getent: Path) -> Image:
+    """busybox for every tool the scripts call, getent beside it, and etcd, etcdctl and etcdutl at ``etcd_version``.
+
+    busybox has no getent, and the scripts that follow Bitnami's (written for
+    a glibc image) resolve the headless Service with ``getent ahosts``.
+    """
+    files = {"bin/busybox": busybox, "usr/local/bin/getent": getent}
     files.update({f"usr/local/bin/{tool}": etcd_bin_dir / tool for tool in ("etcd", "etcdctl", "etcdutl")})
     return Image(
         fully_qualified(f"etcd-chaos/etcd:{etcd_version}"),

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from clusters.kube import owner
-from clusters.kube.cluster import sweep
+from clusters.kube.cluster import DRY_RUN_PREFIX, sweep
 
 pytestmark = pytest.mark.chaos
 
@@ -36,7 +36,7 @@ def _start_chaos_run(kube_backend, tmp_path: Path) -> tuple[subprocess.Popen[byt
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        new = set(_namespaces(kube_backend)) - before
+        new = {name for name in _namespaces(kube_backend) if not name.startswith(DRY_RUN_PREFIX)} - before
         if new:
             return proc, new.pop()
         time.sleep(0.2)

@@ -95,6 +95,28 @@ def test_a_statefulset_whose_selector_misses_its_template_is_refused_by_the_api_
     assert "`selector` does not match template `labels`" in message
 
 
+def test_a_dry_run_names_the_refused_strategy_and_stores_nothing(kube_backend: Any, tmp_path: Path) -> None:
+    from clusters.kube.cluster import DRY_RUN_PREFIX, refusals
+
+    def edit(doc: dict[str, Any]) -> None:
+        if doc["kind"] == "StatefulSet":
+            doc["spec"]["selector"] = {"matchLabels": {"app": "other"}}
+
+    api = kube_backend.api
+    broken = variant(tmp_path, edit)
+    [refused] = refusals(api, [load_strategy(BUILTIN_DIR / "static-dns"), broken])
+    assert refused.startswith(f"{broken.directory}: StatefulSet/etcd: the API server refused it: ")
+    assert "`selector` does not match template `labels`" in refused
+    assert refusals(api, [load_strategy(BUILTIN_DIR / BASE)]) == []
+    scratch = [
+        ns["metadata"] for ns in api.raw(api.core.list_namespace)["items"] if ns["metadata"]["name"].startswith(DRY_RUN_PREFIX)
+    ]
+    assert all(meta.get("deletionTimestamp") for meta in scratch), "the dry run's namespace is deleted at once"
+    for meta in scratch:  # and a dry run stored nothing in it
+        assert api.raw(api.apps.list_namespaced_stateful_set, meta["name"])["items"] == []
+        assert api.raw(api.core.list_namespaced_service, meta["name"])["items"] == []
+
+
 def test_a_budget_that_selects_no_pod_does_not_block_evictions(cluster_factory: Callable[..., Cluster], tmp_path: Path) -> None:
     def edit(doc: dict[str, Any]) -> None:
         if doc["kind"] == "PodDisruptionBudget":

@@ -88,6 +88,17 @@ def test_pods_resolve_each_other_through_cluster_dns(kube: Running) -> None:
     assert "is healthy" in health, health
 
 
+def test_getent_counts_the_headless_services_addresses_as_bitnamis_scripts_do(kube: Running) -> None:
+    """The self-healing strategies' scripts run ``getent ahosts <service>``, as Bitnami's (glibc) image would."""
+    ips = sorted(p["status"]["podIP"] for p in _pods(kube).values())
+    answer = _exec(kube, "etcd-0", "sh", "-c", "getent ahosts etcd | awk '{ print $1 }' | sort -u")
+    assert sorted(answer.split()) == ips, answer  # a short name, through the search list
+    lines = _exec(kube, "etcd-0", "getent", "ahosts", f"etcd.{NAMESPACE}.svc.cluster.local").splitlines()
+    assert [line.split()[1] for line in lines[:3]] == ["STREAM", "DGRAM", "RAW"], lines  # glibc's format
+    unknown = _exec(kube, "etcd-0", "sh", "-c", f"getent hosts nothing.{NAMESPACE}.svc.cluster.local.; echo status=$?")
+    assert unknown.strip() == "status=2", unknown  # glibc's status for a name not found
+
+
 def test_a_service_that_selects_no_pod_has_no_endpoints_and_no_name(kube: Running) -> None:
     kube.kubectl("-n", NAMESPACE, "apply", "-f", "-", stdin=json.dumps({
         "apiVersion": "v1", "kind": "Service", "metadata": {"name": "nobody"},

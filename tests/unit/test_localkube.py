@@ -66,7 +66,9 @@ def fake_inputs(tmp_path: Path) -> dict[str, Path]:
     etcd_bin.mkdir()
     for tool in ("etcd", "etcdctl", "etcdutl"):
         (etcd_bin / tool).write_bytes(f"binary {tool}".encode())
-    return {"busybox": busybox, "etcd_bin": etcd_bin}
+    getent = tmp_path / "getent"
+    getent.write_bytes(b"binary getent")
+    return {"busybox": busybox, "etcd_bin": etcd_bin, "getent": getent}
 
 
 def _read_layout(tar_path: Path) -> tuple[dict, dict, dict, bytes]:
@@ -84,7 +86,7 @@ def _read_layout(tar_path: Path) -> tuple[dict, dict, dict, bytes]:
 
 
 def test_strategy_image_is_a_valid_layout_with_every_tool(tmp_path: Path, fake_inputs: dict[str, Path]) -> None:
-    image = images.strategy_image(fake_inputs["etcd_bin"], "3.5.1", fake_inputs["busybox"])
+    image = images.strategy_image(fake_inputs["etcd_bin"], "3.5.1", fake_inputs["busybox"], fake_inputs["getent"])
     index, manifest, config, raw = _read_layout(images.write_layout(image, tmp_path / "out"))
     assert index["manifests"][0]["annotations"]["io.containerd.image.name"] == "docker.io/etcd-chaos/etcd:3.5.1"
     assert config["rootfs"]["diff_ids"] == ["sha256:" + hashlib.sha256(raw).hexdigest()]
@@ -93,7 +95,7 @@ def test_strategy_image_is_a_valid_layout_with_every_tool(tmp_path: Path, fake_i
         members = {m.name: m for m in layer.getmembers()}
     assert members["bin/sh"].issym() and members["bin/sh"].linkname == "busybox"
     assert "bin/busybox" in members and not members["bin/busybox"].issym()
-    assert {"usr/local/bin/etcd", "usr/local/bin/etcdctl", "usr/local/bin/etcdutl", "etc/passwd"} <= set(members)
+    assert {"usr/local/bin/etcd", "usr/local/bin/etcdctl", "usr/local/bin/etcdutl", "usr/local/bin/getent", "etc/passwd"} <= set(members)
     assert members["tmp"].mode == 0o1777
     names = [m for m in members]
     assert all(names.index(str(Path(n).parent)) < names.index(n) for n in names if "/" in n), "parents first"
@@ -102,7 +104,7 @@ def test_strategy_image_is_a_valid_layout_with_every_tool(tmp_path: Path, fake_i
 def test_images_are_reproducible_and_rewritten_only_when_an_input_changes(
     tmp_path: Path, fake_inputs: dict[str, Path]
 ) -> None:
-    image = images.strategy_image(fake_inputs["etcd_bin"], "3.5.1", fake_inputs["busybox"])
+    image = images.strategy_image(fake_inputs["etcd_bin"], "3.5.1", fake_inputs["busybox"], fake_inputs["getent"])
     first = images.write_layout(image, tmp_path / "a").read_bytes()
     assert images.write_layout(image, tmp_path / "b").read_bytes() == first
     written = images.write_layout(image, tmp_path / "a")
@@ -114,7 +116,7 @@ def test_images_are_reproducible_and_rewritten_only_when_an_input_changes(
 
 
 def test_the_kind_rootfs_is_the_same_tree(tmp_path: Path, fake_inputs: dict[str, Path]) -> None:
-    image = images.strategy_image(fake_inputs["etcd_bin"], "3.5.1", fake_inputs["busybox"])
+    image = images.strategy_image(fake_inputs["etcd_bin"], "3.5.1", fake_inputs["busybox"], fake_inputs["getent"])
     images.write_rootfs(image, tmp_path / "rootfs")
     assert (tmp_path / "rootfs/bin/sh").readlink() == Path("busybox")
     assert (tmp_path / "rootfs/usr/local/bin/etcdctl").read_bytes() == b"binary etcdctl"
@@ -173,7 +175,7 @@ def _tools(tmp_path: Path) -> build.Toolset:
              "local-path": "docker.io/etcd-chaos/local-path-provisioner:v1", "busybox": "docker.io/etcd-chaos/busybox:1",
              "strategy": "docker.io/etcd-chaos/etcd:3.5.1"}
     return build.Toolset(tmp_path, tmp_path / "coredns", tmp_path / "crictl", tmp_path / "lpp", tmp_path / "deb",
-                         tmp_path / "etcd", (), names)
+                         tmp_path / "etcd", tmp_path / "getent", (), names)
 
 
 def test_node_configs_keep_each_node_to_its_own_runtime_network_and_cgroup(tmp_path: Path) -> None:
