@@ -85,6 +85,12 @@ class Node:
         """Where the local-path provisioner makes this node's volumes."""
         return self.root / "storage"
 
+    @property
+    def pod_logs(self) -> Path:
+        """The kubelet's podLogsDir: one per node, since each kubelet's garbage collector removes the
+        log directories of every pod it does not run, and so would cut another node's containers' logs."""
+        return self.root / "pod-logs"
+
 
 @dataclass(frozen=True)
 class Layout:

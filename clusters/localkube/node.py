@@ -161,6 +161,7 @@ def kubelet_config(node: Node, root: layout.Layout) -> dict[str, object]:
         "clusterDNS": [layout.DNS_SERVICE_IP],
         "clusterDomain": layout.CLUSTER_DOMAIN,
         "resolvConf": str(root.root / "resolv.conf"),
+        "podLogsDir": str(node.pod_logs),
         "enforceNodeAllocatable": [],
         "localStorageCapacityIsolation": False,
         "evictionHard": {"nodefs.available": "0%", "nodefs.inodesFree": "0%", "imagefs.available": "0%"},
