@@ -2,6 +2,9 @@
 Bitnami imitation takes Bitnami's start-up decisions."""
 
 import subprocess
+from pathlib import Path
+
+import pytest
 
 from clusters.strategy import discover
 
@@ -51,28 +54,34 @@ OWN_ENTRY = "1111, started, etcd-1, http://etcd-1.etcd:2380, http://etcd-1.etcd:
 OTHERS = "aaaa, started, etcd-0, http://etcd-0.etcd:2380, http://etcd-0.etcd:2379, false"
 
 
-def start_up(tmp_path, *, data: bool, status_rc=0, health_rc=0, members=OTHERS, etcd_log="") -> list[str]:
-    """Run the entrypoint once for etcd-1; return the etcdctl and etcd calls it made, in order."""
-    script = discover()["startup-selfheal"].manifests.config_maps["etcd-scripts"]["entrypoint.sh"]
-    bin_dir, data_dir, record = tmp_path / "bin", tmp_path / "data", tmp_path / "record"
+def run_entrypoint(tmp_path, strategy: str, pod: str, fakes: dict[str, str], env: dict[str, str]) -> tuple[int, list[str]]:
+    """Run a strategy's entrypoint once under /bin/sh with stand-in commands; its exit status and the calls it made."""
+    script = discover()[strategy].manifests.config_maps["etcd-scripts"]["entrypoint.sh"]
+    bin_dir, record = tmp_path / "bin", tmp_path / "record"
     bin_dir.mkdir()
-    for name, text in (("etcdctl", FAKE_ETCDCTL), ("etcd", FAKE_ETCD), ("getent", FAKE_GETENT)):
+    for name, text in fakes.items():
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "POD_NAME": pod, "FAKE_RECORD": str(record), **env}
+    done = subprocess.run(["/bin/sh", "-c", script], env=env, timeout=30, capture_output=True)
+    return done.returncode, record.read_text().splitlines() if record.exists() else []
+
+
+def start_up(tmp_path, *, data: bool, status_rc=0, health_rc=0, members=OTHERS, etcd_log="") -> list[str]:
+    """Run startup-selfheal's entrypoint once for etcd-1; return the etcdctl and etcd calls it made, in order."""
+    data_dir = tmp_path / "data"
     if data:
         (data_dir / "member").mkdir(parents=True)
-    env = {
-        "PATH": f"{bin_dir}:/usr/bin:/bin",
-        "POD_NAME": "etcd-1",
+    rc, calls = run_entrypoint(tmp_path, "startup-selfheal", "etcd-1",
+                               {"etcdctl": FAKE_ETCDCTL, "etcd": FAKE_ETCD, "getent": FAKE_GETENT}, {
         "ETCD_DATA_DIR": str(data_dir),
-        "FAKE_RECORD": str(record),
         "FAKE_STATUS_RC": str(status_rc),
         "FAKE_HEALTH_RC": str(health_rc),
         "FAKE_MEMBERS": members,
         "FAKE_ETCD_LOG": etcd_log,
-    }
-    subprocess.run(["/bin/sh", "-c", script], env=env, timeout=30, check=True, capture_output=True)
-    return record.read_text().splitlines()
+    })
+    assert rc == 0, calls
+    return calls
 
 
 def test_empty_member_whose_old_entry_does_not_answer_bootstraps_new(tmp_path):
@@ -108,3 +117,38 @@ def test_member_with_data_still_in_the_cluster_starts_existing_on_it(tmp_path):
 def test_member_with_data_and_no_healthy_peers_starts_without_a_check(tmp_path):
     calls = start_up(tmp_path, data=True, health_rc=1, etcd_log="established TCP streaming connection with remote peer")
     assert [c for c in calls if c.startswith("etcd ")] == ["etcd state=new data=member "]
+
+
+# prestop-remove (older Bitnami images) on a first start with no data: what the
+# others list for this pod decides. Its data directory is the image's fixed path.
+FAKE_ETCD_FLAGS = '#!/bin/sh\necho "etcd $*" >>"$FAKE_RECORD"\n'
+STATIC = "etcd-0=http://etcd-0.etcd:2380,etcd-1=http://etcd-1.etcd:2380,etcd-2=http://etcd-2.etcd:2380"
+
+
+def prestop_remove_start(tmp_path, own_entry: str) -> tuple[int, list[str]]:
+    if Path("/var/lib/etcd/data/member").exists():
+        pytest.skip("this host has /var/lib/etcd/data/member, the entrypoint's own data path")
+    return run_entrypoint(tmp_path, "prestop-remove", "etcd-1", {"etcdctl": FAKE_ETCDCTL, "etcd": FAKE_ETCD_FLAGS},
+                          {"FAKE_MEMBERS": f"{OTHERS}\n{own_entry}", "FAKE_STATUS_RC": "0", "FAKE_HEALTH_RC": "0"})
+
+
+def test_prestop_remove_member_the_static_cluster_lists_but_that_never_started_bootstraps_with_it(tmp_path):
+    # The others bootstrapped before this pod came up: etcd names the entry from
+    # --initial-cluster, but it has no client URL since it never published one.
+    rc, calls = prestop_remove_start(tmp_path, "1111, started, etcd-1, http://etcd-1.etcd:2380, , false")
+    etcd = [c for c in calls if c.startswith("etcd ")]
+    assert rc == 0 and len(etcd) == 1, calls
+    assert "--initial-cluster-state=new" in etcd[0] and f"--initial-cluster={STATIC}" in etcd[0]
+    assert not [c for c in calls if "member add" in c]
+
+
+def test_prestop_remove_member_listed_as_started_with_no_data_exits(tmp_path):
+    rc, calls = prestop_remove_start(tmp_path, OWN_ENTRY)  # it published a client URL: its data is gone
+    assert rc == 1 and not [c for c in calls if c.startswith("etcd ")], calls
+
+
+def test_prestop_remove_member_removed_by_its_prestop_joins_with_member_add(tmp_path):
+    rc, calls = prestop_remove_start(tmp_path, "")
+    etcd = [c for c in calls if c.startswith("etcd ")]
+    assert rc == 0 and [c for c in calls if "member add etcd-1 --peer-urls=http://etcd-1.etcd:2380" in c], calls
+    assert len(etcd) == 1 and "--initial-cluster-state=existing" in etcd[0] and f"--initial-cluster={STATIC}" in etcd[0]
