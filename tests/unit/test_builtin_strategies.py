@@ -129,7 +129,7 @@ def prestop_remove_start(tmp_path, own_entry: str) -> tuple[int, list[str]]:
     if Path("/var/lib/etcd/data/member").exists():
         pytest.skip("this host has /var/lib/etcd/data/member, the entrypoint's own data path")
     return run_entrypoint(tmp_path, "prestop-remove", "etcd-1", {"etcdctl": FAKE_ETCDCTL, "etcd": FAKE_ETCD_FLAGS},
-                          {"FAKE_MEMBERS": f"{OTHERS}\n{own_entry}", "FAKE_STATUS_RC": "0", "FAKE_HEALTH_RC": "0"})
+                          {"FAKE_MEMBERS": f"{OTHERS}\n{own_entry}"})
 
 
 def test_prestop_remove_member_the_static_cluster_lists_but_that_never_started_bootstraps_with_it(tmp_path):
