@@ -56,5 +56,9 @@ class NodeDriver(abc.ABC):
         """The node back: its runtime and kubelet started again, which restart the pods still bound to it."""
 
     def missing(self, capability: str) -> str | None:
-        """Why this driver cannot do ``capability`` (``network-cut``, ...), or None when it can."""
+        """Why this driver cannot do ``capability`` (``network-cut``, ...), or None when it can.
+
+        Asked for ``dns-cache`` too, which no backend does: a driver may then
+        say why its cluster's DNS keeps no answer to hold.
+        """
         return None

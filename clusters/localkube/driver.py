@@ -19,6 +19,7 @@ import socket
 import time
 from pathlib import Path
 
+from clusters.kube import cri
 from clusters.kube.driver import DriverError, NodeDriver
 from clusters.localkube import host
 from clusters.localkube import node as nodes
@@ -48,17 +49,14 @@ class LocalNodeDriver(NodeDriver):
         return json.loads(done.stdout)
 
     def container_pid(self, node: str, container_id: str) -> int:
-        runtime_id = container_id.split("://", 1)[-1]
-        pid = int(self._crictl_json(node, "inspect", "-o", "json", runtime_id).get("info", {}).get("pid") or 0)
-        if pid <= 0:
-            raise DriverError(f"container {runtime_id[:13]} on {node} runs no process")
-        return pid
+        inspected = self._crictl_json(node, *cri.inspect_args(container_id))
+        return cri.process_id(inspected, f"container {cri.runtime_id(container_id)[:13]} on {node}")
 
     def signal(self, node: str, container_id: str, sig: int, process: str | None = None) -> None:
         main = self.container_pid(node, container_id)
-        targets = [main] if process is None else [p for p in _same_pid_namespace(main) if _executable(p) == process]
+        targets = [main] if process is None else cri.named(main, _processes(), _own_pid_namespace(), process)
         if not targets:
-            raise DriverError(f"no {process} process in container {container_id.split('://', 1)[-1][:13]} on {node}")
+            raise DriverError(f"no {process} process in container {cri.runtime_id(container_id)[:13]} on {node}")
         for pid in targets:
             try:
                 os.kill(pid, sig)
@@ -66,9 +64,10 @@ class LocalNodeDriver(NodeDriver):
                 raise DriverError(f"process {pid} on {node} exited before {signal.Signals(sig).name}") from None
 
     def freeze(self, node: str, container_id: str) -> None:
-        for pid in _same_pid_namespace(self.container_pid(node, container_id)):
+        main = self.container_pid(node, container_id)
+        for each in cri.container_processes(main, _processes(), _own_pid_namespace()):
             try:
-                os.kill(pid, signal.SIGSTOP)
+                os.kill(each.pid, signal.SIGSTOP)
             except ProcessLookupError:
                 continue
 
@@ -87,11 +86,8 @@ class LocalNodeDriver(NodeDriver):
 
     def sandbox_pid(self, node: str, pod_uid: str) -> int:
         """The pod sandbox's process, whose network namespace is the pod's; never one of this machine's own."""
-        listed = self._crictl_json(node, "pods", "-o", "json", "--state", "ready", "--label", f"io.kubernetes.pod.uid={pod_uid}")
-        sandboxes = listed.get("items") or []
-        if len(sandboxes) != 1:
-            raise DriverError(f"pod {pod_uid[:8]} has {len(sandboxes)} ready sandboxes on {node}")
-        pid = int(self._crictl_json(node, "inspectp", "-o", "json", sandboxes[0]["id"]).get("info", {}).get("pid") or 0)
+        sandbox = cri.one_sandbox(self._crictl_json(node, *cri.sandboxes_args(pod_uid)), pod_uid, node)
+        pid = int((self._crictl_json(node, *cri.inspectp_args(sandbox)).get("info") or {}).get("pid") or 0)
         if pid <= 0 or os.readlink(f"/proc/{pid}/ns/net") == os.readlink("/proc/self/ns/net"):
             raise DriverError(f"pod {pod_uid[:8]} on {node}: no network namespace of its own to act in")
         return pid
@@ -136,6 +132,11 @@ class LocalNodeDriver(NodeDriver):
         nodes.start_kubelet(each, self.root, self.tools, record)
 
     def missing(self, capability: str) -> str | None:
+        if capability == "dns-cache":  # addons/coredns.yaml: ttl 5, cache 5
+            return (
+                "CoreDNS answers a pod's new address as soon as its EndpointSlice changes and caches an answer no "
+                "longer than its TTL (5 s): there is no old answer to hold"
+            )
         if os.geteuid() != 0:
             return f"{capability} on the local cluster needs root: it acts on the node's containers from this machine"
         if capability == "network-delay":
@@ -145,30 +146,26 @@ class LocalNodeDriver(NodeDriver):
         return None
 
 
-def _same_pid_namespace(pid: int) -> list[int]:
-    """Every process sharing ``pid``'s PID namespace: the container's processes, ``pid`` first."""
-    try:
-        namespace = os.readlink(f"/proc/{pid}/ns/pid")
-    except OSError:
-        return []
-    if namespace == os.readlink("/proc/self/ns/pid"):
-        return [pid]  # a pod in the host's PID namespace: only its main process is its own
-    found = [pid]
+def _own_pid_namespace() -> str:
+    """The nodes' PID namespace: the local nodes' containers are children of this machine's."""
+    return os.readlink("/proc/self/ns/pid")
+
+
+def _processes() -> list[cri.Process]:
+    """This machine's processes, each with its PID namespace and executable (what ``cri`` chooses from)."""
+    found = []
     for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) != pid:
+        if entry.isdigit():
             try:
-                if os.readlink(f"/proc/{entry}/ns/pid") == namespace:
-                    found.append(int(entry))
+                namespace = os.readlink(f"/proc/{entry}/ns/pid")
             except OSError:
-                continue
+                continue  # exited meanwhile
+            try:
+                executable = os.path.basename(os.readlink(f"/proc/{entry}/exe"))
+            except OSError:
+                executable = ""
+            found.append(cri.Process(int(entry), namespace, executable))
     return found
-
-
-def _executable(pid: int) -> str:
-    try:
-        return os.path.basename(os.readlink(f"/proc/{pid}/exe"))
-    except OSError:
-        return ""
 
 
 def _shims(node: Node) -> list[int]:
