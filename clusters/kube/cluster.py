@@ -283,10 +283,17 @@ class KubeCluster(Cluster):
 
         The node's address passes: the harness's clients and the kubelet's probes come from it.
         """
-        gateway = self._pod(name).get("status", {}).get("hostIP")
-        if not gateway:
+        pod = self._pod(name)
+        node = pod.get("spec", {}).get("nodeName")
+        host_ip = pod.get("status", {}).get("hostIP")
+        if not node or not host_ip:
             raise Unsupported(f"pod {name} has no node address yet")
-        script = netfilter.ruleset(ipaddress.ip_network(self.pod_cidr), gateway, direction)
+        subnet = ipaddress.ip_network(self.pod_cidr)
+        node_range = self.api.raw(self.api.core.read_node, node).get("spec", {}).get("podCIDR")
+        gateway = netfilter.node_gateway(subnet, host_ip, node_range)
+        if gateway is None:
+            raise Unsupported(f"pod {name}: node {node} has neither an address nor a pod range inside {subnet}")
+        script = netfilter.ruleset(subnet, gateway, direction)
         self._in_network(self._cut, name, ["nft", script])
 
     def delay_network(self, name: str, milliseconds: int) -> None:

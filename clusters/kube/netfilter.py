@@ -36,6 +36,24 @@ POD_INTERFACE = "eth0"
 REMOVE = f"table inet {TABLE}\ndelete table inet {TABLE}\n"
 
 
+def node_gateway(subnet: ipaddress.IPv4Network, host_ip: str, node_range: str | None) -> str | None:
+    """The address a pod's own node reaches it from, the one a partition spares; None when it is not known.
+
+    On the local cluster that is the node's address itself, its bridge's.
+    On kind the node's address is on docker's network, outside the pod
+    network, and its CNI (ptp with host-local) puts the first address of the
+    node's pod range on the node's end of every pod's veth: the kubelet's
+    probes come from there. The harness's clients come from docker's bridge,
+    outside the pod network, which the rules never drop.
+    """
+    if ipaddress.ip_address(host_ip) in subnet:
+        return host_ip
+    if node_range is None:
+        return None
+    node_net = ipaddress.ip_network(node_range)
+    return str(node_net.network_address + 1) if node_net.subnet_of(subnet) else None
+
+
 def ruleset(subnet: ipaddress.IPv4Network, gateway: str, direction: str) -> str:
     """The nft script that replaces any earlier cut of a pod by this one, atomically.
 

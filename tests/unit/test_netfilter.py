@@ -80,3 +80,16 @@ def test_the_local_driver_empties_only_directories_of_its_cluster(tmp_path):
     driver.wipe("node-0", str(inside))
     assert inside.is_dir() and not any(inside.iterdir())
     assert (outside / "member").is_dir()
+
+
+CLUSTER = ipaddress.IPv4Network("10.244.0.0/16")
+
+
+def test_the_spared_address_is_the_nodes_own_when_inside_the_pod_network():
+    assert netfilter.node_gateway(CLUSTER, "10.244.2.1", "10.244.2.0/24") == "10.244.2.1"  # the local node's bridge
+
+
+def test_on_kind_the_spared_address_is_the_first_of_the_nodes_pod_range():
+    assert netfilter.node_gateway(CLUSTER, "172.18.0.4", "10.244.3.0/24") == "10.244.3.1"  # ptp's host end
+    assert netfilter.node_gateway(CLUSTER, "172.18.0.4", None) is None
+    assert netfilter.node_gateway(CLUSTER, "172.18.0.4", "192.168.7.0/24") is None, "a range outside the pod network"
