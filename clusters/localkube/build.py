@@ -25,6 +25,7 @@ KUBE_PROGRAMS = tuple(gobuild.KUBERNETES.binaries())
 PAUSE_IMAGE = images.fully_qualified("etcd-chaos/pause:1")
 COREDNS_IMAGE = images.fully_qualified(f"etcd-chaos/coredns:{versions.COREDNS}")
 LOCAL_PATH_IMAGE = images.fully_qualified(f"etcd-chaos/local-path-provisioner:{versions.LOCAL_PATH_PROVISIONER}")
+STRATEGY_PACKAGES = ("busybox-static",)
 
 
 def cache_dir() -> Path:
@@ -100,6 +101,25 @@ def _given_kube_bin(directory: Path) -> Path:
     return directory
 
 
+def _getent(cache: Path, progress: Progress) -> Path:
+    return gobuild.local_program(Path(__file__).parent / "getent" / "getent.go", "getent", cache, progress)
+
+
+def strategy_image(etcd_bin: Path, etcd_version: str, progress: Progress, cache: Path | None = None) -> images.Image:
+    """The strategy image alone: Debian's busybox and our getent beside etcd, and nothing of Kubernetes.
+
+    What kind needs: it brings its own Kubernetes, runtime and add-ons, so
+    making its one image must not cost the Kubernetes build ``prepare`` does
+    (most of an hour on a small machine). busybox comes unpacked into a tree
+    of its own, beside the local cluster's full one.
+    """
+    if shutil.which("go") is None:
+        raise BuildError("Go is needed to build the strategy image's getent (busybox has none)")
+    cache = cache or cache_dir()
+    root = debian.unpack(cache, progress, STRATEGY_PACKAGES, into="debian-busybox")
+    return images.strategy_image(etcd_bin, etcd_version, root / "bin/busybox", _getent(cache, progress))
+
+
 def prepare(
     etcd_bin: Path, etcd_version: str, progress: Progress, kube_bin: Path | None = None, cache: Path | None = None
 ) -> Toolset:
@@ -118,7 +138,7 @@ def prepare(
     crictl = gobuild.build(gobuild.CRI_TOOLS, cache, progress) / "crictl"
     local_path = gobuild.build(gobuild.LOCAL_PATH, cache, progress) / "local-path-provisioner"
     pause = gobuild.local_program(Path(__file__).parent / "pause" / "pause.go", "pause", cache, progress)
-    getent = gobuild.local_program(Path(__file__).parent / "getent" / "getent.go", "getent", cache, progress)
+    getent = _getent(cache, progress)
     busybox = root / "bin/busybox"
     wanted = {
         "pause": images.program_image(PAUSE_IMAGE, pause),

@@ -3,7 +3,7 @@
     etcd-chaos build                 # binaries and images into the cache (the install runs it)
     etcd-chaos cluster up [--nodes N]  # prints the kubeconfig path
     etcd-chaos cluster down          # stops everything, then lists anything left behind
-    etcd-chaos image-rootfs DIR      # the strategy image's tree and Dockerfile, for kind
+    etcd-chaos image-rootfs DIR      # the strategy image's tree and Dockerfile, for kind (builds no Kubernetes)
 
 Run as root: the nodes' kubelets and containerds need it.
 """
@@ -11,7 +11,6 @@ Run as root: the nodes' kubelets and containerds need it.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 
@@ -38,11 +37,6 @@ def _toolset(args: argparse.Namespace) -> build.Toolset:
     return build.prepare(etcd_bin, build.etcd_version(etcd_bin), _progress, kube_bin=args.kube_bin_dir)
 
 
-def _strategy_image(args: argparse.Namespace, tools: build.Toolset) -> images.Image:
-    etcd_bin = etcd_bin_dir(args.etcd_bin_dir)
-    return images.strategy_image(etcd_bin, build.etcd_version(etcd_bin), tools.busybox, tools.getent)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="etcd-chaos", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--kube-bin-dir", type=Path, default=None, metavar="DIR",
@@ -61,12 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     rootfs.add_argument("directory", type=Path, metavar="DIR")
     args = parser.parse_args(argv)
     try:
+        if args.command == "image-rootfs":  # kind's image: busybox and getent only, no Kubernetes build
+            etcd_bin = etcd_bin_dir(args.etcd_bin_dir)
+            image = build.strategy_image(etcd_bin, build.etcd_version(etcd_bin), _progress)
+            images.write_build_context(image, args.directory)
+            print(f"{args.directory}: docker build -t {image.name} {args.directory}")
+            return 0
         tools = _toolset(args)
-        if args.command == "image-rootfs":
-            images.write_rootfs(_strategy_image(args, tools), args.directory / "rootfs")
-            shutil.copy(Path(images.__file__).parent / "Dockerfile", args.directory / "Dockerfile")
-            print(f"{args.directory}: docker build -t {tools.images['strategy']} {args.directory}")
-        elif args.command == "cluster" and args.action == "up":
+        if args.command == "cluster" and args.action == "up":
             running = localcluster.up(tools, args.nodes, _progress)
             print(running.root.kubeconfig)
         elif args.command == "cluster":

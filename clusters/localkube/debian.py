@@ -26,11 +26,17 @@ def _run(argv: list[str], cwd: Path, timeout: float = 600) -> str:
     return done.stdout
 
 
-def unpack(cache: Path, progress: Progress, packages: tuple[str, ...] = versions.DEBIAN_PACKAGES) -> Path:
-    """The root of the unpacked tree (``usr/bin/containerd``, ``usr/lib/cni/bridge``, ...)."""
+def unpack(
+    cache: Path, progress: Progress, packages: tuple[str, ...] = versions.DEBIAN_PACKAGES, into: str = "debian"
+) -> Path:
+    """The root of the unpacked tree (``usr/bin/containerd``, ``usr/lib/cni/bridge``, ...).
+
+    Each package set has its own directory ``into``: a tree is replaced
+    whenever its set changes, so a smaller set must not share the full one's.
+    """
     if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
-        raise BuildError("apt-get and dpkg are needed to fetch Debian's containerd, runc and CNI plugins")
-    base = cache / "debian"
+        raise BuildError(f"apt-get and dpkg are needed to fetch Debian's {', '.join(packages)}")
+    base = cache / into
     root, record = base / "root", base / "versions.json"
     if root.is_dir() and record.is_file() and sorted(json.loads(record.read_text())) == sorted(packages):
         progress(f"debian: {', '.join(packages)} already unpacked ({root})")

@@ -20,6 +20,7 @@ import gzip
 import hashlib
 import io
 import json
+import shutil
 import subprocess
 import tarfile
 from dataclasses import dataclass, field
@@ -212,6 +213,12 @@ def write_rootfs(image: Image, directory: Path) -> None:
     """Lay the image's tree out as files, for a Dockerfile that copies it (kind's image)."""
     with tarfile.open(fileobj=io.BytesIO(layer(image))) as tar:
         tar.extractall(directory, filter="tar")
+
+
+def write_build_context(image: Image, directory: Path) -> None:
+    """``directory`` made into what ``docker build`` takes for ``image``: ``rootfs/`` and the Dockerfile beside this module."""
+    write_rootfs(image, directory / "rootfs")
+    shutil.copy(Path(__file__).parent / "Dockerfile", directory / "Dockerfile")
 
 
 def _json(value: object) -> bytes:
