@@ -23,6 +23,7 @@ from clusters.kind.driver import CLUSTER_LABEL, KindNodeDriver
 from clusters.kind.routes import PodRoutes
 from clusters.kind.run import KindError, Runner, command, run, why
 from clusters.kube.cluster import CLUSTER_CIDR
+from clusters.kube.driver import DriverError
 from clusters.localkube import images
 from clusters.localkube.gobuild import Progress
 
@@ -146,7 +147,11 @@ class KindCluster:
             raise KindError(f"this machine itself has {attached[0]!r}, inside kind's pod network {subnet}: take that "
                             "interface down first (`etcd-chaos cluster down` if it is the local cluster's)")
         for node, cidr in sorted(self.pod_ranges().items()):
-            self.routes.add(node, cidr, self.driver.address(node))
+            try:
+                via = self.driver.address(node)
+            except DriverError as error:
+                raise KindError(str(error)) from None
+            self.routes.add(node, cidr, via)
         self.progress(f"kind: routes to {len(self.routes.added)} nodes' pods: "
                       + ", ".join(f"{r.network} via {r.via}" for r in self.routes.added.values()))
 

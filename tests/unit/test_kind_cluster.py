@@ -203,3 +203,13 @@ def test_logs_are_exported_into_the_report(tmp_path: Path) -> None:
     failing = FakeRunner().on("kind", "export", rc=1, err="ERROR: unknown cluster \"etcd-chaos\"\n")
     assert KindCluster(tmp_path, runner=failing).export_logs(tmp_path) == (
         'kind export logs failed: ERROR: unknown cluster "etcd-chaos"')
+
+
+def test_a_node_without_an_address_on_kinds_network_stops_the_routing(tmp_path: Path) -> None:
+    runner = routed_runner().call("docker", "inspect", answer=lambda argv: (0, "{}\n", ""))
+    runner.script.insert(0, runner.script.pop())  # before routed_runner's own answer
+    kind = KindCluster(tmp_path, runner=runner, progress=lambda line: None, euid=0)
+    kind.up()
+    with pytest.raises(KindError, match=f"{CP} has no address on docker's kind network"):
+        kind.route_pods()
+    assert kind.routes.added == {}
