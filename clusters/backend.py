@@ -7,9 +7,10 @@ another node driver. A strategy declares behaviour only (manifests and
 expected failures), never anything of a backend.
 
 Capabilities. Deleting, evicting, cordoning, scaling and rolling out are the
-API's and every backend has them. What only a node can do (``kill``,
-``freeze``, ``wipe``, ``network-cut``; ``network-delay``, ``dns-cache``) a
-backend may lack: ``missing(capability)`` then says why in one line, the
+API's and every backend has them. What only a node can do
+(``clusters.kube.driver.NODE_CAPABILITIES``: ``signal``, ``freeze``, ``wipe``,
+``network-cut``, ``network-delay``, ``node-down``) and what depends on the
+cluster's DNS (``dns-cache``) a backend may lack: ``missing(capability)`` then says why in one line, the
 fault is skipped with that line, and nothing is faked.
 
 Addresses. ``PodInfo.endpoint`` is the pod's own IP and client port, the

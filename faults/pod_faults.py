@@ -50,6 +50,7 @@ class InplaceRestart(PerPodFault):
     name = "inplace-restart"
     default_target = "follower"
     action = "kill container"
+    requires = ("signal",)
     wipe_data = False
 
     def hit(self, cluster: Cluster, pod: str) -> None:
@@ -66,6 +67,7 @@ class InplaceRestartWiped(InplaceRestart):
 
     name = "inplace-restart-wiped"
     action = "kill container, wipe its volumes"
+    requires = ("signal", "freeze", "wipe")
     wipe_data = True
 
 
@@ -80,6 +82,7 @@ class LeaderKill(PerPodFault):
     default_target = "leader"
     draws_target = False
     action = "SIGKILL etcd"
+    requires = ("signal",)
 
     def hit(self, cluster: Cluster, pod: str) -> None:
         cluster.signal_etcd(pod, signal.SIGKILL)
@@ -96,6 +99,7 @@ class Pause(PerPodFault):
     default_target = "leader"
     hold = 10.0
     action = "SIGSTOP etcd"
+    requires = ("signal",)
     undo_action = "SIGCONT etcd"
 
     def hit(self, cluster: Cluster, pod: str) -> None:

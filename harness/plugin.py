@@ -25,6 +25,8 @@ import pytest
 
 import faults
 from clusters.backend import Cluster
+from clusters.existing import context as existing_context
+from clusters.existing.driver import NoNodeDriver
 from clusters.kube.api import Api
 from clusters.kube.apply import ApplyError
 from clusters.kube.cluster import KubeCluster
@@ -42,6 +44,7 @@ from harness.verdict import DEFAULT_SEARCH_BUDGET
 from harness.workload import Mix, WorkloadSpec
 
 GROUP = "etcd-chaos"
+BACKENDS = ["local", "existing"]
 
 
 class DeclaredFailure(Exception):
@@ -59,8 +62,17 @@ def default_bin_dir() -> Path:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup(GROUP, "etcd-chaos: strategies × faults against etcd on Kubernetes")
     add = group.addoption
-    add("--backend", default="local", choices=["local"],
-        help="where clusters run: local = a real Kubernetes on this machine, built from source (default)")
+    add("--backend", default="local", choices=BACKENDS,
+        help="where clusters run: local = a real Kubernetes on this machine, built from source (default); "
+        "existing = the cluster of a kubeconfig context (--kubeconfig, --context): scenarios delete its pods")
+    add("--kubeconfig", type=Path, default=None, metavar="FILE",
+        help="existing backend: the kubeconfig (default: $KUBECONFIG, else ~/.kube/config)")
+    add("--context", default=None, metavar="NAME", help="existing backend: the context to use (default: the kubeconfig's current one)")
+    add("--node-faults", choices=["none", "local"], default="none",
+        help="existing backend: what kills, pauses, wipes, network cuts and node-down act through (default none: "
+        "those faults skip); local = this machine's `etcd-chaos cluster up` nodes")
+    add("--allow-production-context", action="store_true",
+        help="existing backend: run even where the context, cluster or server name says prod, production, prd or live")
     add("--strategy", action="append", default=[], metavar="NAME", help="run only this strategy (repeatable; default: all)")
     add("--strategy-path", action="append", default=[], type=Path, metavar="DIR",
         help="a strategy directory, or a directory of them, to add beside the built-in ones (repeatable)")
@@ -136,7 +148,34 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--warmup {config.getoption('warmup')}: give 0 or more seconds")
     for name in config.getoption("strategy") or sorted(strategies):
         _check_targets(strategies[name], config.getoption("fault") or list(faults.DEFAULT_MATRIX))
-    config.stash[STATE] = State(strategies, bin_dir, workload)
+    config.stash[STATE] = State(strategies, bin_dir, workload, _existing_target(config))
+
+
+def _existing_target(config: pytest.Config) -> existing_context.Target | None:
+    """The existing backend's context, resolved and judged before anything is sent to it."""
+    chosen = {
+        "--kubeconfig": config.getoption("kubeconfig") is not None,
+        "--context": config.getoption("context") is not None,
+        "--node-faults": config.getoption("node_faults") != "none",
+        "--allow-production-context": config.getoption("allow_production_context"),
+    }
+    backend = config.getoption("backend")
+    if backend != "existing":
+        for option, given in chosen.items():
+            if given:
+                raise pytest.UsageError(f"{option} is for --backend existing (the backend is {backend})")
+        return None
+    try:
+        target = existing_context.resolve(config.getoption("kubeconfig"), config.getoption("context"))
+    except existing_context.ContextError as err:
+        raise pytest.UsageError(str(err)) from None
+    hint = target.production_hint()
+    if hint and not config.getoption("allow_production_context"):
+        raise pytest.UsageError(
+            f"--backend existing: context {target.context!r} looks like production ({hint}) and this backend deletes "
+            "pods, evicts them and drains nodes: pass --allow-production-context if that is really meant"
+        )
+    return target
 
 
 def _workload(config: pytest.Config) -> WorkloadSpec:
@@ -164,12 +203,15 @@ def _check_targets(strategy: Strategy, specs: list[str]) -> None:
 
 
 class State:
-    """Session-wide: the strategies found, the etcd binaries, the workload, the records so far."""
+    """Session-wide: the strategies found, the etcd binaries, the workload, the existing backend's context, the records so far."""
 
-    def __init__(self, strategies: dict[str, Strategy], bin_dir: Path, workload: WorkloadSpec) -> None:
+    def __init__(
+        self, strategies: dict[str, Strategy], bin_dir: Path, workload: WorkloadSpec, target: existing_context.Target | None
+    ) -> None:
         self.strategies = strategies
         self.bin_dir = bin_dir
         self.workload = workload
+        self.target = target
         self.records: list[dict[str, Any]] = []
 
 
@@ -262,11 +304,8 @@ def local_kubernetes(request: pytest.FixtureRequest) -> Iterator[localkube.Runni
     if os.geteuid() != 0:
         pytest.skip("the local Kubernetes needs root (kubelets, containerd, bridges, cgroups)")
     config = request.config
-    etcd_bin = config.stash[STATE].bin_dir
     try:
-        tools = localkube_build.prepare(
-            etcd_bin, localkube_build.etcd_version(etcd_bin), print, kube_bin=config.getoption("kube_bin_dir")
-        )
+        tools = _local_tools(config)
         running = localkube.attach(tools)
         if running is not None:
             if len(running.root.nodes) < config.getoption("nodes"):
@@ -288,6 +327,11 @@ def local_kubernetes(request: pytest.FixtureRequest) -> Iterator[localkube.Runni
     assert not left, f"the local Kubernetes left behind: {'; '.join(left)}"
 
 
+def _local_tools(config: pytest.Config) -> localkube_build.Toolset:
+    etcd_bin = config.stash[STATE].bin_dir
+    return localkube_build.prepare(etcd_bin, localkube_build.etcd_version(etcd_bin), print, kube_bin=config.getoption("kube_bin_dir"))
+
+
 @dataclasses.dataclass(frozen=True)
 class Backend:
     """A cluster to run scenarios on: how to reach its API and its nodes, and what to call it in the results."""
@@ -298,28 +342,61 @@ class Backend:
 
 
 @pytest.fixture(scope="session")
-def kube_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
-    """The session's cluster for ``--backend``; every scenario gets its own namespace in it.
-
-    Every chosen strategy's manifests are first judged by the API server in
-    a dry run: one it refuses ends the session there, with the server's
-    message, before any scenario has spent its time.
-    """
+def local_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """The local Kubernetes, its nodes acted on from this machine."""
     running: localkube.Running = request.getfixturevalue("local_kubernetes")
     api = Api(running.root.kubeconfig)
-    swept = kube_sweep(api)
-    if swept:
-        print(f"deleted {len(swept)} namespace(s) a killed run left: {', '.join(swept)}")
-    config = request.config
-    state = config.stash[STATE]
-    refused = kube_refusals(api, [state.strategies[name] for name in config.getoption("strategy") or sorted(state.strategies)])
-    if refused:
-        api.close()
-        pytest.exit("\n".join(f"etcd-chaos: {line}" for line in refused), returncode=4)
     try:
         yield Backend("local", api, LocalNodeDriver(running.tools, running.root))
     finally:
         api.close()
+
+
+@pytest.fixture(scope="session")
+def existing_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """A user's cluster through the context chosen (and judged) at configure time.
+
+    Node faults act only where the user opted in: with ``--node-faults
+    local`` the nodes must be those of the local cluster ``etcd-chaos cluster
+    up`` left running, reached through its own node driver.
+    """
+    config = request.config
+    target = config.stash[STATE].target
+    assert target is not None, "the existing backend's context is resolved in pytest_configure"
+    driver: NodeDriver = NoNodeDriver()
+    if config.getoption("node_faults") == "local":
+        try:
+            running = localkube.attach(_local_tools(config))
+        except (localkube_build.BuildError, localkube.ClusterError) as error:
+            pytest.fail(f"--node-faults local: {error}", pytrace=False)
+        if running is None:
+            pytest.fail("--node-faults local: no local cluster is running; start one with `etcd-chaos cluster up`", pytrace=False)
+        driver = LocalNodeDriver(running.tools, running.root)
+    api = Api(target.kubeconfig, target.context)
+    try:
+        yield Backend("existing", api, driver)
+    finally:
+        api.close()
+
+
+@pytest.fixture(scope="session")
+def kube_backend(request: pytest.FixtureRequest) -> Backend:
+    """The session's cluster for ``--backend``; every scenario gets its own namespace in it.
+
+    Namespaces a killed run left are deleted first. Every chosen strategy's
+    manifests are then judged by the API server in a dry run: one it refuses
+    ends the session there, with the server's message, before any scenario
+    has spent its time.
+    """
+    backend: Backend = request.getfixturevalue(f"{request.config.getoption('backend')}_backend")
+    swept = kube_sweep(backend.api)
+    if swept:
+        print(f"deleted {len(swept)} namespace(s) a killed run left: {', '.join(swept)}")
+    state = request.config.stash[STATE]
+    refused = kube_refusals(backend.api, [state.strategies[name] for name in request.config.getoption("strategy") or sorted(state.strategies)])
+    if refused:
+        pytest.exit("\n".join(f"etcd-chaos: {line}" for line in refused), returncode=4)
+    return backend
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from clusters.events import EventLog
 from clusters.kube import apply, owner
 from clusters.kube import pods as podview
 from clusters.kube.api import Api, ApiError
-from clusters.kube.driver import DriverError, NodeDriver
+from clusters.kube.driver import NODE_CAPABILITIES, DriverError, NodeDriver
 from clusters.kube.logs import LogKeeper
 from clusters.kube.watch import PodWatch
 from clusters.kube import netfilter
@@ -272,7 +272,7 @@ class KubeCluster(Cluster):
         self.events.record("node-up", None, node=node)
 
     def missing(self, capability: str) -> str | None:
-        if capability in ("node-down", "network-cut", "network-delay"):
+        if capability in NODE_CAPABILITIES:
             return self.driver.missing(capability)
         if capability == "dns-cache":  # held by no backend; the driver knows why its cluster's DNS has nothing to hold
             return self.driver.missing(capability) or super().missing(capability)

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import abc
 
+# What a driver may lack: the faults that need one declare it (``Fault.requires``).
+NODE_CAPABILITIES = ("signal", "freeze", "wipe", "network-cut", "network-delay", "node-down")
+
 
 class DriverError(RuntimeError):
     """A node action that failed; the message names the node, the container and the command."""

@@ -111,7 +111,7 @@ class FakeCluster(Cluster):
         pods: list[PodInfo] | None = None,
         *,
         backend: str = "local",
-        capabilities: tuple[str, ...] = ("network-cut", "dns-cache"),
+        capabilities: tuple[str, ...] = ("signal", "freeze", "wipe", "network-cut", "dns-cache"),
         stuck: bool = False,
         rollout_polls: int = 1,
         refuse: dict[str, float] | None = None,
