@@ -27,6 +27,8 @@ import faults
 from clusters.backend import Cluster
 from clusters.existing import context as existing_context
 from clusters.existing.driver import NoNodeDriver
+from clusters.kind import cluster as kind_cluster
+from clusters.kind import preflight as kind_preflight
 from clusters.kube.api import Api
 from clusters.kube.apply import ApplyError
 from clusters.kube.cluster import KubeCluster
@@ -44,7 +46,7 @@ from harness.verdict import DEFAULT_SEARCH_BUDGET
 from harness.workload import Mix, WorkloadSpec
 
 GROUP = "etcd-chaos"
-BACKENDS = ["local", "existing"]
+BACKENDS = ["local", "kind", "existing"]
 
 
 class DeclaredFailure(Exception):
@@ -64,7 +66,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add = group.addoption
     add("--backend", default="local", choices=BACKENDS,
         help="where clusters run: local = a real Kubernetes on this machine, built from source (default); "
+        "kind = a kind cluster in Docker, made from the repository's config (needs docker and kind v0.33.0); "
         "existing = the cluster of a kubeconfig context (--kubeconfig, --context): scenarios delete its pods")
+    add("--kind-cluster", default=kind_cluster.DEFAULT_NAME, metavar="NAME",
+        help=f"kind backend: the cluster's name (default {kind_cluster.DEFAULT_NAME})")
+    add("--kind-reuse", action="store_true",
+        help="kind backend: use the running kind cluster of that name and keep it at the end (the quick loop)")
     add("--kubeconfig", type=Path, default=None, metavar="FILE",
         help="existing backend: the kubeconfig (default: $KUBECONFIG, else ~/.kube/config)")
     add("--context", default=None, metavar="NAME", help="existing backend: the context to use (default: the kubeconfig's current one)")
@@ -151,19 +158,29 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE] = State(strategies, bin_dir, workload, _existing_target(config))
 
 
+# Options that only one backend reads, and whether each was given: given to another backend, it is a mistake.
+BACKEND_OPTIONS: dict[str, dict[str, Callable[[pytest.Config], bool]]] = {
+    "existing": {
+        "--kubeconfig": lambda c: c.getoption("kubeconfig") is not None,
+        "--context": lambda c: c.getoption("context") is not None,
+        "--node-faults": lambda c: c.getoption("node_faults") != "none",
+        "--allow-production-context": lambda c: c.getoption("allow_production_context"),
+    },
+    "kind": {
+        "--kind-cluster": lambda c: c.getoption("kind_cluster") != kind_cluster.DEFAULT_NAME,
+        "--kind-reuse": lambda c: c.getoption("kind_reuse"),
+    },
+}
+
+
 def _existing_target(config: pytest.Config) -> existing_context.Target | None:
     """The existing backend's context, resolved and judged before anything is sent to it."""
-    chosen = {
-        "--kubeconfig": config.getoption("kubeconfig") is not None,
-        "--context": config.getoption("context") is not None,
-        "--node-faults": config.getoption("node_faults") != "none",
-        "--allow-production-context": config.getoption("allow_production_context"),
-    }
     backend = config.getoption("backend")
+    for owner, options in BACKEND_OPTIONS.items():
+        for option, given in options.items():
+            if owner != backend and given(config):
+                raise pytest.UsageError(f"{option} is for --backend {owner} (the backend is {backend})")
     if backend != "existing":
-        for option, given in chosen.items():
-            if given:
-                raise pytest.UsageError(f"{option} is for --backend existing (the backend is {backend})")
         return None
     try:
         target = existing_context.resolve(config.getoption("kubeconfig"), config.getoption("context"))
@@ -253,6 +270,28 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _leave_out_own_chaos_tests(config, items)
+    _skip_what_the_backend_cannot_run(config, items)
+
+
+def _skip_what_the_backend_cannot_run(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without docker or kind every test of the kind backend skips with the one line that says which is missing.
+
+    Decided once, before any fixture, so the session ends at once instead of
+    failing a fixture per test. The local Kubernetes' own smoke tests need
+    the local cluster and skip on the other backends.
+    """
+    backend = config.getoption("backend")
+    missing = kind_preflight.unavailable() if backend == "kind" else None
+    for item in items:
+        needs = getattr(item, "fixturenames", ())
+        if missing and (item.get_closest_marker("chaos") or {"kube_backend", "cluster_factory"} & set(needs)):
+            item.add_marker(pytest.mark.skip(reason=f"kind backend: {missing}"))
+        elif backend != "local" and "local_kubernetes" in needs:
+            item.add_marker(pytest.mark.skip(reason=f"a test of the local Kubernetes itself; the backend is {backend}"))
+
+
+def _leave_out_own_chaos_tests(config: pytest.Config, items: list[pytest.Item]) -> None:
     """``--fault`` names matrix cells: chaos tests that choose their own faults are left out then.
 
     Without this, asking for one cell (``-m chaos --strategy X --fault F``)
@@ -377,6 +416,43 @@ def existing_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
         yield Backend("existing", api, driver)
     finally:
         api.close()
+
+
+@pytest.fixture(scope="session")
+def kind_backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    """A kind cluster for the session, from ``clusters/kind/config.yaml``; or the running one with ``--kind-reuse``.
+
+    The strategy image is built and loaded into its nodes, and this machine
+    routes each node's pod range through the node, so the clients reach
+    members at their pod IPs as on the local cluster. When any test failed,
+    ``kind export logs`` goes into the report (``kind-logs/``) before the
+    cluster is deleted.
+    """
+    config = request.config
+    found = kind_preflight.problems()
+    if found:
+        pytest.fail("kind: " + "; ".join(found), pytrace=False)
+    kind = kind_cluster.KindCluster(tmp_path_factory.mktemp("kind"), config.getoption("kind_cluster"))
+    etcd_bin = config.stash[STATE].bin_dir
+    try:
+        kind.up(reuse=config.getoption("kind_reuse"))
+        kind.load_image(localkube_build.strategy_image(etcd_bin, localkube_build.etcd_version(etcd_bin), print))
+        kind.route_pods()
+    except (kind_cluster.KindError, localkube_build.BuildError) as error:
+        kind.export_logs(config.getoption("report_dir") / "kind-logs")
+        left = kind.down()
+        pytest.fail(f"kind: {error}" + "".join(f"; left behind: {line}" for line in left), pytrace=False)
+    api = Api(kind.kubeconfig)
+    try:
+        yield Backend("kind", api, kind.driver)
+    finally:
+        api.close()
+        if request.session.testsfailed:
+            problem = kind.export_logs(config.getoption("report_dir") / "kind-logs")
+            if problem:
+                print(f"kind: no logs exported: {problem}")
+        left = kind.down()
+    assert not left, f"the kind backend left behind: {'; '.join(left)}"
 
 
 @pytest.fixture(scope="session")

@@ -204,3 +204,27 @@ def test_fault_selects_matrix_cells_and_leaves_the_harness_own_chaos_tests_out(p
     one_cell.stdout.fnmatch_lines(["*test_cell[[]static-dns-pod-delete[]]", "1/2 tests collected (1 deselected)*"])
     column = pytester.runpytest("--collect-only", "-q", "--strategy", "static-dns")
     column.stdout.fnmatch_lines(["*test_own_scenario"])
+
+
+def test_kind_without_docker_skips_every_chaos_test_with_the_one_line(pytester: pytest.Pytester, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", str(pytester.path))  # neither docker nor kind
+    pytester.makepyfile(
+        """
+        import pytest
+        @pytest.mark.chaos
+        def test_needs_a_cluster(cluster_factory):
+            raise AssertionError("ran without a backend")
+        def test_needs_none():
+            pass
+        """
+    )
+    result = pytester.runpytest("--backend", "kind", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["SKIPPED * kind backend: docker: no docker CLI on PATH; install Docker (its CLI and engine)"])
+
+
+@pytest.mark.parametrize("args", [["--kind-reuse"], ["--kind-cluster", "mine"]], ids=["reuse", "name"])
+def test_kind_options_on_another_backend_are_a_usage_error(pytester: pytest.Pytester, args: list[str]) -> None:
+    result = pytester.runpytest("--collect-only", "-q", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {args[0]} is for --backend kind (the backend is local)"])
