@@ -234,3 +234,18 @@ def make_cluster():
 @pytest.fixture
 def make_context():
     return fault_context
+
+
+@pytest.fixture
+def fake_inputs(tmp_path: Path) -> dict[str, Path]:
+    """A strategy image's inputs: a busybox that lists its applets, etcd's three tools and getent, as stand-ins."""
+    busybox = tmp_path / "busybox"
+    busybox.write_text("#!/bin/sh\nprintf 'sh\\nsleep\\nbusybox\\nawk\\n'\n")
+    busybox.chmod(0o755)
+    etcd_bin = tmp_path / "etcdbin"
+    etcd_bin.mkdir()
+    for tool in ("etcd", "etcdctl", "etcdutl"):
+        (etcd_bin / tool).write_bytes(f"binary {tool}".encode())
+    getent = tmp_path / "getent"
+    getent.write_bytes(b"binary getent")
+    return {"busybox": busybox, "etcd_bin": etcd_bin, "getent": getent}

@@ -88,16 +88,8 @@ def test_a_failed_create_names_kinds_error_and_is_still_deleted_at_the_end(tmp_p
     assert runner.calls[-1] == ["kind", "delete", "cluster", "--name", "etcd-chaos"]
 
 
-def test_the_strategy_image_is_built_from_its_rootfs_and_loaded_into_the_nodes(tmp_path: Path) -> None:
-    busybox = tmp_path / "busybox"
-    busybox.write_text("#!/bin/sh\nprintf 'sh\\n'\n")
-    busybox.chmod(0o755)
-    etcd_bin = tmp_path / "etcdbin"
-    etcd_bin.mkdir()
-    for tool in ("etcd", "etcdctl", "etcdutl"):
-        (etcd_bin / tool).write_bytes(tool.encode())
-    (tmp_path / "getent").write_bytes(b"getent")
-    image = images.strategy_image(etcd_bin, "3.5.1", busybox, tmp_path / "getent")
+def test_the_strategy_image_is_built_from_its_rootfs_and_loaded_into_the_nodes(tmp_path: Path, fake_inputs: dict[str, Path]) -> None:
+    image = images.strategy_image(fake_inputs["etcd_bin"], "3.5.1", fake_inputs["busybox"], fake_inputs["getent"])
     context: dict[str, object] = {}
 
     def build(argv: list[str]) -> tuple[int, str, str]:

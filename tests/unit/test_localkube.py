@@ -57,20 +57,6 @@ def test_image_names_are_qualified_as_containerd_stores_them(given: str, stored:
     assert images.fully_qualified(given) == stored
 
 
-@pytest.fixture
-def fake_inputs(tmp_path: Path) -> dict[str, Path]:
-    busybox = tmp_path / "busybox"
-    busybox.write_text("#!/bin/sh\nprintf 'sh\\nsleep\\nbusybox\\nawk\\n'\n")
-    busybox.chmod(0o755)
-    etcd_bin = tmp_path / "etcdbin"
-    etcd_bin.mkdir()
-    for tool in ("etcd", "etcdctl", "etcdutl"):
-        (etcd_bin / tool).write_bytes(f"binary {tool}".encode())
-    getent = tmp_path / "getent"
-    getent.write_bytes(b"binary getent")
-    return {"busybox": busybox, "etcd_bin": etcd_bin, "getent": getent}
-
-
 def _read_layout(tar_path: Path) -> tuple[dict, dict, dict, bytes]:
     with tarfile.open(tar_path) as tar:
         index = json.loads(tar.extractfile("index.json").read())
