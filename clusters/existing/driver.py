@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from clusters.kube.driver import DriverError, NodeDriver
+from clusters.kube.driver import NODE_CAPABILITIES, DriverError, NodeDriver
 
 OPT_IN = (
     "node faults on an existing cluster act on its nodes themselves: opt in with --node-faults local "
@@ -22,7 +22,8 @@ OPT_IN = (
 
 class NoNodeDriver(NodeDriver):
     def missing(self, capability: str) -> str | None:
-        return f"{capability}: {OPT_IN}"
+        """The opt-in line for what a node does; nothing of the cluster's DNS, which opting in would not give."""
+        return f"{capability}: {OPT_IN}" if capability in NODE_CAPABILITIES else None
 
     def _refuse(self) -> NoReturn:
         raise DriverError(OPT_IN)

@@ -74,6 +74,7 @@ def test_without_the_opt_in_every_node_action_is_refused_and_its_faults_skip() -
         assert skipped[name] is not None and skipped[name].startswith(f"{name} skipped: "), name
         assert "opt in with --node-faults local" in skipped[name]
     assert all(NoNodeDriver().missing(c) for c in NODE_CAPABILITIES)
+    assert cluster.missing("dns-cache") == "the existing backend cannot do dns-cache"  # not the node opt-in
     with pytest.raises(DriverError, match="--node-faults local"):
         NoNodeDriver().signal("node-1", "containerd://abc", 9)
 
