@@ -155,6 +155,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--warmup {config.getoption('warmup')}: give 0 or more seconds")
     for name in config.getoption("strategy") or sorted(strategies):
         _check_targets(strategies[name], config.getoption("fault") or list(faults.DEFAULT_MATRIX))
+    _check_backend_options(config)
     config.stash[STATE] = State(strategies, bin_dir, workload, _existing_target(config))
 
 
@@ -173,14 +174,17 @@ BACKEND_OPTIONS: dict[str, dict[str, Callable[[pytest.Config], bool]]] = {
 }
 
 
-def _existing_target(config: pytest.Config) -> existing_context.Target | None:
-    """The existing backend's context, resolved and judged before anything is sent to it."""
+def _check_backend_options(config: pytest.Config) -> None:
     backend = config.getoption("backend")
     for owner, options in BACKEND_OPTIONS.items():
         for option, given in options.items():
             if owner != backend and given(config):
                 raise pytest.UsageError(f"{option} is for --backend {owner} (the backend is {backend})")
-    if backend != "existing":
+
+
+def _existing_target(config: pytest.Config) -> existing_context.Target | None:
+    """The existing backend's context, resolved and judged before anything is sent to it."""
+    if config.getoption("backend") != "existing":
         return None
     try:
         target = existing_context.resolve(config.getoption("kubeconfig"), config.getoption("context"))
