@@ -101,7 +101,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--recovery-timeout", type=float, default=60.0, metavar="S",
         help="how long after the fault the cluster may take to be whole again before 'not-recovered' (default 60)")
     add("--outage-budget", type=float, default=5.0, metavar="S",
-        help="longest time without a commit (an answered put, compare-and-set or linearizable get) before 'quorum-lost' (default 5)")
+        help="longest time without a commit (an answered put, compare-and-set or linearizable get) before 'quorum-lost', "
+        "less any time in which deleted pods not yet re-created were a majority (default 5)")
     add("--search-budget", type=int, default=DEFAULT_SEARCH_BUDGET, metavar="N",
         help=f"configurations one key's linearizability search may explore (default {DEFAULT_SEARCH_BUDGET:,}); "
         "a key past it is 'undecided', never a pass")

@@ -31,7 +31,7 @@ from urllib.parse import quote
 from clusters.events import Event
 from clusters.observe import Snapshot
 from harness import results
-from harness.checkers.availability import outage_gaps
+from harness.checkers.availability import worst_outage
 from harness.checkers.logs import ALARMS, Panic, find_panics
 from harness.history import FaultWindow, History, Operation
 
@@ -256,9 +256,10 @@ def bucket_operations(operations: Iterable[Operation], start: float, end: float,
 
 
 def longest_write_gap(history: History) -> Span:
-    """Where the quorum-lost check measured: the longest time without a commit (``outage_gaps``)."""
-    a, b = outage_gaps(history)[0]
-    return Span(a, b, "outage", f"nothing committed for {b - a:.1f} s")
+    """Where the quorum-lost check measured: the time without a commit most charged to the strategy."""
+    worst = worst_outage(history)
+    excused = f", {worst.excused_s:.1f} s of it a majority deleted and not yet re-created" if worst.excused_s > 0 else ""
+    return Span(worst.start, worst.end, "outage", f"nothing committed for {worst.end - worst.start:.1f} s{excused}")
 
 
 def log_tail(runs: list[str], lines: int = 8, width: int = 300) -> str:

@@ -82,6 +82,16 @@ class Verdict:
     def max_write_outage_s(self) -> float:
         return round(self.availability.longest_outage_s, 3)
 
+    def outage_line(self, started: float) -> str:
+        """The quorum-lost sentence: how long, when, and how much of it the fault alone forced."""
+        worst = self.availability.worst
+        line = (f"nothing committed for {worst.end - worst.start:.3f} s"
+                f" (from {worst.start - started:.1f} s to {worst.end - started:.1f} s)")
+        if worst.excused_s > 0:
+            line += (f", {worst.charged_s:.3f} s of it with a majority of the pods running"
+                     f" ({worst.excused_s:.1f} s while deleted pods were not yet re-created)")
+        return line
+
     @property
     def recovery_s(self) -> float | None:
         return None if self.availability.recovery_s is None else round(self.availability.recovery_s, 3)
@@ -131,7 +141,7 @@ class Verdict:
             c = self.crash_loops[0]
             yield "crash-loop", f"{c.pod} kept crashing ({c.crashes} times)" + (f": {c.cause}" if c.cause else "")
         yield "not-recovered", kinds.get(NOT_JOINED) or "not whole again: " + "; ".join(self.problems_at_end[:3])
-        yield "quorum-lost", f"nothing committed for {self.max_write_outage_s} s"
+        yield "quorum-lost", self.outage_line(started)
         yield "fault-incomplete", f"the fault did not fully happen: {'; '.join(self.fault_errors)}"
         yield "undecided", f"could not decide: {self.undecided[0]}" if self.undecided else ""
 
@@ -144,6 +154,7 @@ class Verdict:
             "crash_loops": [{"member": c.pod, "crashes": c.crashes, "cause": c.cause} for c in self.crash_loops],
             "alarms": [{"member": a.pod, "run": a.run, "label": a.label, "line": a.line} for a in self.alarms],
             "max_write_outage_s": self.max_write_outage_s,
+            "charged_outage_s": round(self.availability.worst.charged_s, 3),
             "quorum_fraction": round(self.availability.quorum_fraction, 4),
             "recovery_s": self.recovery_s,
             "lost_writes": len(self.lost_writes),
@@ -181,7 +192,7 @@ def judge(history: History, outage_budget: float, search_budget: int = DEFAULT_S
     failed = {
         "panic": bool(panics),
         "crash-loop": bool(loops),
-        "quorum-lost": available.longest_outage_s > outage_budget,
+        "quorum-lost": available.worst.charged_s > outage_budget,
         "not-recovered": available.recovery_s is None,
         "fault-incomplete": bool(incomplete),
         "lost-writes": bool(lost),

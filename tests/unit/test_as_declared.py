@@ -6,7 +6,7 @@ import pytest
 
 from clusters.strategy import KnownFailure
 from harness import results
-from harness.checkers.availability import Availability
+from harness.checkers.availability import Availability, Outage
 from harness.plugin import DeclaredFailure, assert_as_declared
 from harness.scenario import ScenarioResult
 from harness.verdict import Verdict
@@ -20,7 +20,7 @@ SOMETIMES = KnownFailure("panic", "a race", sometimes=True)
 
 
 def result(verdict: tuple[str, list[str]], known: KnownFailure | None) -> ScenarioResult:
-    judged = Verdict(verdict[0], verdict[1], Availability(1.0, 0.0, 0.5))
+    judged = Verdict(verdict[0], verdict[1], Availability(1.0, 0.0, 0.5, Outage(0.0, 0.0, 0.0)))
     return ScenarioResult("mine", "inplace-restart", "local", "3.5.1", 0, known, judged, 30.0)
 
 
