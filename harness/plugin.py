@@ -624,6 +624,8 @@ def _explain(result: ScenarioResult) -> str:
         detail += f"; fault: {'; '.join(v.fault_errors)}"
     if v.hazards_at_end:
         detail += f"; hazards: {'; '.join(v.hazards_at_end[:3])}"
+    if "quorum-lost" in v.reasons and result.history:
+        detail += f"\nduring the outage: {report.outage_story(result.history)}"
     return detail
 
 

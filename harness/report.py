@@ -262,6 +262,30 @@ def longest_write_gap(history: History) -> Span:
     return Span(worst.start, worst.end, "outage", f"nothing committed for {worst.end - worst.start:.1f} s{excused}")
 
 
+STORY_KINDS = ("fault-step", "evicted", "pod-deleting", "container-exited", "pod-gone", "pod-created",
+               "container-started", "pod-ready", "pod-not-ready", "back-off")
+STORY_EVENTS = 14
+
+
+def outage_story(history: History) -> str:
+    """What happened to the pods and who led during the quorum-lost stretch, in one line.
+
+    It goes into the test's failure message, so a run whose report is gone
+    (a CI machine's) still says whether Kubernetes or etcd took the time.
+    """
+    worst = worst_outage(history)
+    started = history.started
+    events = [e for e in sorted(history.events, key=lambda e: e.time)
+              if e.kind in STORY_KINDS and worst.start - 1 <= e.time <= worst.end]
+    told = [f"{e.time - started:.1f} {e.pod or ''} {e.kind.removeprefix('pod-').removeprefix('container-')}"
+            + (f" ({e.detail['cause']})" if e.detail.get("cause") else "") for e in events[:STORY_EVENTS]]
+    if len(events) > STORY_EVENTS:
+        told.append(f"... {len(events) - STORY_EVENTS} more")
+    led = [f"{span.state} {span.start - started:.1f}-{span.end - started:.1f}"
+           for span in leader_spans(history.snapshots, history.ended) if span.end >= worst.start and span.start <= worst.end]
+    return "; ".join(told) + (f"; leader: {', '.join(led)}" if led else "")
+
+
 def log_tail(runs: list[str], lines: int = 8, width: int = 300) -> str:
     """The last lines of a pod's last container run that logged anything: why it stopped, usually."""
     text = next((run for run in reversed(runs) if run.strip()), "")

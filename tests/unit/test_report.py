@@ -209,6 +209,24 @@ def test_longest_write_gap_is_where_the_quorum_check_measured():
     assert gap.end - gap.start == pytest.approx(max_write_outage(h))
 
 
+def test_outage_story_tells_the_pods_and_the_leader_of_the_quorum_lost_stretch(make_snapshot, make_views):
+    ops = [op(T0 + t, T0 + t + 0.01, "ok") for t in (1, 2, 3, 12, 13)]
+    fault = FaultWindow("simultaneous-rebuild", ["etcd-0", "etcd-1"], T0 + 3.5, T0 + 4.5, T0 + 4.5)
+    exit_ = {"uid": "a", "cause": "deleted"}
+    events = [
+        Event(T0 + 0.5, "pod-ready", "etcd-0", {"uid": "a"}),  # long before: not told
+        Event(T0 + 3.5, "pod-deleting", "etcd-0", {"uid": "a", "grace": 30}),
+        Event(T0 + 4.0, "container-exited", "etcd-0", exit_),
+        Event(T0 + 8.0, "container-started", "etcd-0", {"uid": "b"}),
+        Event(T0 + 9.0, "volume-wiped", "etcd-0", {}),  # not a pod's lifecycle
+    ]
+    snapshots = [make_snapshot(make_views(leader=2), time=T0 + 10), make_snapshot(make_views(leader=2), time=T0 + 11)]
+    h = history(meta={"started": T0, "ended": T0 + 14}, operations=ops, faults=[fault], events=events, snapshots=snapshots)
+    assert report.outage_story(h) == (
+        "3.5 etcd-0 deleting; 4.0 etcd-0 exited (deleted); 8.0 etcd-0 started; leader: etcd-2 10.0-13.0"
+    )
+
+
 def test_log_tail_takes_the_last_lines_of_the_last_run_that_logged():
     runs = ["first run\nbye", "a\n" + "b" * 500 + "\nc\n", "  \n"]
     assert report.log_tail(runs, lines=2, width=10) == "b" * 10 + "\nc"
