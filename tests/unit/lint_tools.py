@@ -1,6 +1,6 @@
 """Finding and running the offline linters the workflow and cluster-file tests use.
 
-The linters (check-jsonschema, zizmor, actionlint, hadolint) come with the
+The linters (check-jsonschema, zizmor, actionlint, shellcheck, hadolint) come with the
 ``lint`` extra, not with the package: a test whose tool is absent skips with
 one line naming it, so the rest of the unit tests run without the extra.
 """

@@ -91,10 +91,12 @@ def test_zizmor_finds_an_expansion_in_a_run_script(tmp_path: Path) -> None:
     assert code != 0 and idents == ["template-injection"]
 
 
-# actionlint: expressions, contexts, action inputs, and the run scripts through shellcheck where it is installed.
+# actionlint: expressions, contexts, action inputs, and the run scripts through shellcheck.
 
 def actionlint(*paths: Path) -> Any:
-    return run([tool("actionlint"), "-no-color", *map(str, paths)])
+    """actionlint given the lint extra's shellcheck by path: found only on PATH, an unactivated venv's would be missed
+    and every run script would go unchecked without a word."""
+    return run([tool("actionlint"), "-no-color", "-shellcheck", tool("shellcheck"), *map(str, paths)])
 
 
 def test_actionlint_passes_the_workflows() -> None:
@@ -110,8 +112,6 @@ def test_actionlint_finds_an_undefined_property(tmp_path: Path) -> None:
 
 
 def test_actionlint_finds_a_shell_error(tmp_path: Path) -> None:
-    if shutil.which("shellcheck") is None:
-        pytest.skip("shellcheck is not installed (actionlint checks run scripts with it)")
     copy = broken_copy(tmp_path, NIGHTLY, 'echo "+ $command"', 'if [ "$command" = ]; then :; fi')
     result = actionlint(copy)
     assert result.returncode == 1
