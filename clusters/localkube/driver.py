@@ -87,8 +87,8 @@ class LocalNodeDriver(NodeDriver):
     def sandbox_pid(self, node: str, pod_uid: str) -> int:
         """The pod sandbox's process, whose network namespace is the pod's; never one of this machine's own."""
         sandbox = cri.one_sandbox(self._crictl_json(node, *cri.sandboxes_args(pod_uid)), pod_uid, node)
-        pid = int((self._crictl_json(node, *cri.inspectp_args(sandbox)).get("info") or {}).get("pid") or 0)
-        if pid <= 0 or os.readlink(f"/proc/{pid}/ns/net") == os.readlink("/proc/self/ns/net"):
+        pid = cri.process_id(self._crictl_json(node, *cri.inspectp_args(sandbox)), f"pod {pod_uid[:8]}'s sandbox on {node}")
+        if os.readlink(f"/proc/{pid}/ns/net") == os.readlink("/proc/self/ns/net"):
             raise DriverError(f"pod {pod_uid[:8]} on {node}: no network namespace of its own to act in")
         return pid
 
