@@ -17,11 +17,11 @@ holds are listed but are no difference.
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness import results
 from harness.results import Cell, grid, outcome
 
 Key = tuple[str, str]
@@ -87,13 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("base", type=Path, help="the first run's results.json (or its report directory)")
     parser.add_argument("other", type=Path, help="the second run's results.json (or its report directory)")
     args = parser.parse_args(argv)
-    comparison = compare(_load(args.base), _load(args.other))
+    comparison = compare(results.load(args.base), results.load(args.other))
     print("\n".join(comparison.lines()))
     return 1 if comparison.differences else 0
-
-
-def _load(path: Path) -> list[dict[str, Any]]:
-    return json.loads((path / "results.json" if path.is_dir() else path).read_text())
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import html
 import itertools
-import json
 import math
 import os
 import re
@@ -1018,14 +1017,10 @@ def _failure_item(c: results.Cell, anchors: dict[int, str]) -> str:
     )
 
 
-def load_records(report_dir: Path) -> list[dict[str, Any]]:
-    return json.loads((report_dir / "results.json").read_text())
-
-
 def write_html(report_dir: Path) -> Path:
     """Write ``report_dir/index.html`` from results.json and the kept histories; one file, no assets."""
     path = report_dir / "index.html"
-    _replace(path, html_page(load_records(report_dir), report_dir))
+    _replace(path, html_page(results.load(report_dir), report_dir))
     return path
 
 
@@ -1033,7 +1028,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.report", description=__doc__.splitlines()[0])
     parser.add_argument("report_dir", type=Path, help="a report directory holding results.json (--report-dir)")
     args = parser.parse_args(argv)
-    print(write_markdown(load_records(args.report_dir), args.report_dir / "summary.md"))
+    print(write_markdown(results.load(args.report_dir), args.report_dir / "summary.md"))
     print(write_html(args.report_dir))
     return 0
 

@@ -34,6 +34,11 @@ def write(records: list[dict[str, Any]], directory: Path) -> Path:
     return path
 
 
+def load(path: Path) -> list[dict[str, Any]]:
+    """The records ``write`` wrote: ``path`` is results.json or the report directory holding it."""
+    return json.loads((path / "results.json" if path.is_dir() else path).read_text())
+
+
 def declared_reason(record: dict[str, Any]) -> str | None:
     """The reason a strategy declares for this run's fault, or None (none declared, or a record from before it was kept)."""
     declared = record.get("declared")

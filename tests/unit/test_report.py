@@ -436,7 +436,7 @@ def test_html_of_a_multi_run_cell_links_every_run(tmp_path):
 
 
 def test_markdown_has_the_shared_matrix_and_a_block_per_cell_worth_a_look(report_dir):
-    records = report.load_records(report_dir)
+    records = results.load(report_dir)
     path = report.write_markdown(records, report_dir / "summary.md")
     text = path.read_text()
     for row in results.table(records):
