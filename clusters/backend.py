@@ -112,6 +112,8 @@ class Cluster(abc.ABC):
     etcd_version: str
     events: EventLog
     replicas: int
+    # The nodes its pods may run on, set before start (a lane, harness/lanes.py); None: wherever the scheduler puts them.
+    nodes: tuple[str, ...] | None = None
 
     @abc.abstractmethod
     def start(self) -> None:

@@ -91,6 +91,9 @@ class Fault(abc.ABC):
     hold: ClassVar[float] = 0.0
     # Whether a ``random`` schedule step draws a target (a role or a pod) for it.
     draws_target: ClassVar[bool] = True
+    # Whether it acts on a node, which every scenario with pods there shares (a cordon, a power loss):
+    # side by side with others, such a scenario needs nodes of its own (harness/lanes.py).
+    touches_nodes: ClassVar[bool] = False
 
     def __init__(self, target: str | None = None) -> None:
         self.target = target or self.default_target

@@ -37,6 +37,7 @@ class NodeDrain(Fault):
 
     name = "node-drain"
     default_target = "leader"
+    touches_nodes = True
     hold = 15.0  # the maintenance window before the node is uncordoned
     node: str | None = None
 
@@ -96,6 +97,7 @@ class NodeDown(Fault):
 
     name = "node-down"
     default_target = "follower"
+    touches_nodes = True
     requires = ("node-down",)
     hold = 60.0  # past the node monitor grace period (50 s), so the node is seen NotReady
     node: str | None = None

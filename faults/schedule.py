@@ -46,6 +46,11 @@ class Schedule:
         single = self.single
         return (single.id, single.spec, single.name) if single else (self.spec,)
 
+    @property
+    def touches_nodes(self) -> bool:
+        """Whether a step acts on a node, so that side by side with other scenarios it needs nodes of its own."""
+        return any(fault.touches_nodes for fault in self.faults())
+
     def faults(self) -> list[Fault]:
         """Fresh fault objects: a fault keeps state between its inject and heal."""
         return [make(step) for step in self.steps]

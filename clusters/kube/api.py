@@ -49,6 +49,7 @@ class Api:
         self.core = client.CoreV1Api(self.client)
         self.apps = client.AppsV1Api(self.client)
         self.policy = client.PolicyV1Api(self.client)
+        self.server: str = self.client.configuration.host
 
     @cached_property
     def dynamic(self) -> dynamic.DynamicClient:

@@ -21,7 +21,7 @@ from typing import Any
 
 from clusters.backend import Cluster, ContainerStatus, EvictionBlocked, PodInfo, Unsupported
 from clusters.events import EventLog
-from clusters.kube import apply, owner
+from clusters.kube import apply, owner, placement
 from clusters.kube import pods as podview
 from clusters.kube.api import Api, ApiError
 from clusters.kube.driver import NODE_CAPABILITIES, DriverError, NodeDriver
@@ -34,6 +34,7 @@ DELETE_MARGIN = 30.0  # beyond the grace period: the kubelet's SIGKILL, the volu
 EXIT_WAIT = 10.0  # for a signalled container to show as ended in its pod's status
 NAMESPACE_GONE = 120.0
 CLUSTER_CIDR = "10.244.0.0/16"
+CONTROL_PLANE_TAINTS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
 DRY_RUN_PREFIX = "ec-dry-run-"  # the namespace that judges the manifests; scenarios' are ec-<strategy>-<hex>
 
 
@@ -67,6 +68,9 @@ class KubeCluster(Cluster):
         documents = list(self.strategy.manifests.documents)
         if self.replicas != self.sts.replicas:
             documents = [_with_replicas(d, self.sts.name, self.replicas) for d in documents]
+        if self.nodes is not None:
+            documents = [placement.confine(d, self.nodes) for d in documents]
+            self.events.record("cluster-placed", nodes=list(self.nodes))
         apply.apply_all(self.api, documents, self.namespace)
 
     def stop(self) -> None:
@@ -343,6 +347,19 @@ def sweep(api: Api) -> list[str]:
     for name in dead:
         api.call(api.core.delete_namespace, name)
     return dead
+
+
+def worker_nodes(api: Api) -> list[str]:
+    """Every node but a control plane's (tainted to keep pods off), cordoned or down or not.
+
+    A node a running scenario has cordoned or taken down is still counted, so
+    that every process splitting the nodes into lanes at any moment agrees.
+    """
+    listed = api.raw(api.core.list_node).get("items", [])
+    return [
+        n["metadata"]["name"] for n in listed
+        if not any(t.get("key") in CONTROL_PLANE_TAINTS for t in n["spec"].get("taints") or [])
+    ]
 
 
 def refusals(api: Api, strategies: list[Strategy]) -> list[str]:

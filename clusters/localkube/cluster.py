@@ -1,7 +1,7 @@
 """Bring a local Kubernetes up on this machine, and take it down.
 
 ``up`` is what ``etcd-chaos cluster up`` and the pytest session fixture call:
-preflight, then etcd and the control plane, kube-proxy, then each node, then
+preflight, then etcd and the control plane, then each node, kube-proxy, then
 CoreDNS and storage, then it waits until N nodes are Ready and the add-ons
 are available. Everything it starts or changes goes into the record first, so
 an interrupted ``up`` is undone by ``down`` like a finished one.
@@ -10,6 +10,7 @@ an interrupted ``up`` is undone by ``down`` like a finished one.
 from __future__ import annotations
 
 import json
+import os
 import ssl
 import string
 import subprocess
@@ -17,16 +18,19 @@ import time
 import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
+from clusters import filelock
 from clusters.localkube.host import run
 from clusters.localkube import build, controlplane, layout, node, preflight, teardown
-from clusters.localkube.layout import Layout
+from clusters.localkube.layout import MAX_NODES, Layout
 from clusters.localkube.record import Record
 
 ADDONS = Path(__file__).parent / "addons"
 READY_TIMEOUT = 120.0
+START_LOCK_WAIT = 600.0  # a build from empty caches happens before the lock; a start takes about a minute
 # Five: scale grows a strategy to five members, each on a node of its own under required anti-affinity.
 DEFAULT_NODES = 5
 
@@ -105,6 +109,8 @@ def _setup_host(root: Layout, record: Record) -> None:
     record.set_sysctl("net.ipv4.ip_forward", "1")  # pods on different nodes' bridges talk through the host
     if Path("/proc/sys/net/bridge/bridge-nf-call-iptables").exists():
         record.set_sysctl("net.bridge.bridge-nf-call-iptables", "1")  # Service rules see bridged replies
+    # Each node's kubelet (cAdvisor) and containerd take inotify instances: the kernel's default 128 runs out past ~17 nodes.
+    record.set_sysctl("fs.inotify.max_user_instances", str(64 * MAX_NODES), at_least=True)
     run("ip", "link", "add", root.dummy_link, "type", "bridge")  # a dummy link needs a module this kernel may lack
     record.links.append(root.dummy_link)
     record.save()
@@ -153,8 +159,30 @@ def attach(tools: build.Toolset) -> Running | None:
         return None
 
 
-def up(tools: build.Toolset, nodes: int = DEFAULT_NODES, progress: Callable[[str], None] = print, root: Layout | None = None) -> Running:
-    """Start a cluster of ``nodes`` Ready nodes; the admin's kubeconfig is ``root.kubeconfig``."""
+def starting() -> AbstractContextManager[None]:
+    """Held while one process looks for a running cluster and starts one if there is none.
+
+    Test processes side by side (pytest-xdist's workers) all ask for the
+    cluster at once; the first starts it, the others wait and attach to it.
+    """
+    return filelock.held(layout.state_dir().parent / "starting.lock", filelock.EXCLUSIVE, START_LOCK_WAIT, "the local cluster's start")
+
+
+def started_by(session: str) -> Layout | None:
+    """The running cluster's layout when test session ``session`` started it (and so takes it down)."""
+    record = Record.load(Layout.of(1).record)
+    return Layout.of(record.nodes) if record is not None and record.session == session else None
+
+
+def up(
+    tools: build.Toolset, nodes: int = DEFAULT_NODES, progress: Callable[[str], None] = print, root: Layout | None = None,
+    session: str | None = None,
+) -> Running:
+    """Start a cluster of ``nodes`` Ready nodes; the admin's kubeconfig is ``root.kubeconfig``.
+
+    ``session``: the test session whose end takes it down, when that is not
+    this process's (see ``started_by``).
+    """
     root = root or Layout.of(nodes)
     stale = Record.load(root.record)
     if stale is not None and not any(p.alive() for p in stale.processes):
@@ -164,7 +192,7 @@ def up(tools: build.Toolset, nodes: int = DEFAULT_NODES, progress: Callable[[str
         raise ClusterError("cannot start a local cluster:\n  " + "\n  ".join(found))
     started = time.monotonic()
     root.root.mkdir(parents=True, exist_ok=True)
-    record = Record(root.record, nodes=nodes)
+    record = Record(root.record, nodes=nodes, session=session)
     record.save()
     try:
         _start(tools, root, record, progress)
@@ -187,7 +215,6 @@ def _start(tools: build.Toolset, root: Layout, record: Record, progress: Callabl
     progress(f"kube-apiserver ready in {took:.1f} s")
     controlplane.start_controller_manager(root, tools, record)
     controlplane.start_scheduler(root, tools, record)
-    controlplane.start_kube_proxy(root, tools, record)
     for each in root.nodes:
         node.make_cgroup_root(each, record)
         node.make_bridge(each, record)
@@ -199,13 +226,16 @@ def _start(tools: build.Toolset, root: Layout, record: Record, progress: Callabl
                  root.logs / f"containerd-{each.name}.log")
         node.import_images(each, tools)
 
-    with ThreadPoolExecutor(len(root.nodes)) as pool:  # the imports are most of a node's start
+    # The imports are most of a node's start; more at once than twice the cores time out in containerd.
+    with ThreadPoolExecutor(min(len(root.nodes), 2 * (os.cpu_count() or 1))) as pool:
         list(pool.map(images_in, root.nodes))
     for each in root.nodes:
         node.start_kubelet(each, root, tools, record)
     kubectl = Kubectl(tools, root.kubeconfig)
     wait_for(f"{len(root.nodes)} Ready nodes", lambda: len(ready_nodes(kubectl)) == len(root.nodes), READY_TIMEOUT,
              root.logs)
+    # Not before: kube-proxy waits a while for its node's object and exits when it appears later with its IPs.
+    controlplane.start_kube_proxy(root, tools, record)
     for each in root.nodes:  # as the node IPAM controller would record it: the range its CNI bridge hands out
         cidr = str(each.pod_cidr)
         kubectl("patch", "node", each.name, "--type=merge", "-p", json.dumps({"spec": {"podCIDR": cidr, "podCIDRs": [cidr]}}))

@@ -25,7 +25,7 @@ API_PORT = 6443
 ETCD_CLIENT_PORT = 2479  # the control plane's own etcd, on loopback; not a strategy's 2379
 ETCD_PEER_PORT = 2480
 KUBELET_PORT = 10250  # node i: 10250 + 10 i
-MAX_NODES = 9
+MAX_NODES = 24
 ZONES = ("zone-a", "zone-b", "zone-c")
 PREFIX = "etcd-chaos"  # every link, cgroup and directory the cluster makes carries it
 

@@ -37,6 +37,8 @@ class Record:
     links: list[str] = field(default_factory=list)  # made by up itself: the bridges and the dummy link
     cgroups: list[str] = field(default_factory=list)  # cgroupRoots, one per node, in every hierarchy
     sysctls: dict[str, str] = field(default_factory=dict)  # /proc/sys path -> the value before up
+    # The test session that started it and takes it down at its end (xdist's run id); None: `cluster up`'s, left running.
+    session: str | None = None
 
     def save(self) -> None:
         data = asdict(self)
@@ -84,10 +86,11 @@ class Record:
                     kill_recorded(process.pid, process.start, sig)
                 _reap(process.pid)
 
-    def set_sysctl(self, name: str, value: str) -> None:
+    def set_sysctl(self, name: str, value: str, at_least: bool = False) -> None:
+        """Set a sysctl (or, ``at_least``, raise a number that is lower), keeping the value before for ``down``."""
         path = Path("/proc/sys") / name.replace(".", "/")
         before = path.read_text().strip()
-        if before != value:
+        if before != value and not (at_least and int(before) >= int(value)):
             self.sysctls.setdefault(str(path), before)
             self.save()
             path.write_text(value)
