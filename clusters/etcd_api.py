@@ -31,9 +31,12 @@ import base64
 import http.client
 import json
 import re
+import select
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -107,34 +110,90 @@ def applied_maybe(error: str) -> bool:
     return not any(marker in error for marker in _NOT_SENT)
 
 
-def call(endpoint: str, path: str, body: dict[str, Any] | None = None, timeout: float = 1.0) -> dict[str, Any]:
-    """POST ``body`` to ``endpoint + path`` and return the decoded answer.
+KEPT_PER_THREAD = 16  # connections one thread keeps open (a scenario's members, and those of rebuilt pods)
+
+
+class _Kept(threading.local):
+    """Each thread's open connections by (host, port), oldest first: a client calls from one thread at a time."""
+
+    def __init__(self) -> None:
+        self.connections: OrderedDict[tuple[str, int], http.client.HTTPConnection] = OrderedDict()
+
+
+_kept = _Kept()
+
+
+def _closed_by_peer(connection: http.client.HTTPConnection) -> bool:
+    """Whether the server closed or reset a kept connection: between calls it sends nothing, so anything readable is that."""
+    poller = select.poll()
+    poller.register(connection.sock, select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
+
+
+def _connect(host: str, port: int, timeout: float, where: str) -> tuple[http.client.HTTPConnection, bool]:
+    """This thread's kept connection to ``host:port`` when the server still holds it (True), else a new one.
 
     Connecting is a separate step so that a failure there, before a byte of
     the request left, is told apart from one after it.
     """
+    kept = _kept.connections.pop((host, port), None)
+    if kept is not None and kept.sock is not None and not _closed_by_peer(kept):
+        return kept, True
+    if kept is not None:
+        kept.close()
+    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        connection.connect()
+    except TimeoutError:
+        raise NotApplied(f"{where}: not connected in {timeout}s (nothing sent)") from None
+    except OSError as err:  # refused, unreachable, name not resolved (socket.gaierror)
+        raise NotApplied(f"{where}: {err} (nothing sent)") from None
+    return connection, False
+
+
+def _keep(host: str, port: int, connection: http.client.HTTPConnection) -> None:
+    _kept.connections[(host, port)] = connection
+    while len(_kept.connections) > KEPT_PER_THREAD:
+        _kept.connections.popitem(last=False)[1].close()
+
+
+def close_kept() -> None:
+    """Close this thread's kept connections (a client's, when it stops)."""
+    while _kept.connections:
+        _kept.connections.popitem()[1].close()
+
+
+def call(endpoint: str, path: str, body: dict[str, Any] | None = None, timeout: float = 1.0) -> dict[str, Any]:
+    """POST ``body`` to ``endpoint + path`` and return the decoded answer.
+
+    The connection is kept open for the thread's next call to the same
+    member (half the cost of a call is a new connection), unless anything
+    went wrong: then the next call connects anew, so that a member that is
+    gone is again told by a refused connection, "not applied", rather than by
+    a request on a dead connection, "unknown". A kept connection the server
+    closed is seen before anything is sent on it and replaced.
+    """
     where = endpoint + path
     url = urlsplit(endpoint)
+    host, port = url.hostname or "", url.port or 80
     deadline = time.monotonic() + timeout
-    connection = http.client.HTTPConnection(url.hostname or "", url.port or 80, timeout=timeout)
+    connection, kept = _connect(host, port, timeout, where)
+    sent_on = "a kept connection" if kept else "a new connection"
     try:
-        try:
-            connection.connect()
-        except TimeoutError:
-            raise NotApplied(f"{where}: not connected in {timeout}s (nothing sent)") from None
-        except OSError as err:  # refused, unreachable, name not resolved (socket.gaierror)
-            raise NotApplied(f"{where}: {err} (nothing sent)") from None
-        try:
-            connection.sock.settimeout(max(0.001, deadline - time.monotonic()))
-            connection.request("POST", path, json.dumps(body or {}).encode(), {"Content-Type": "application/json"})
-            response = connection.getresponse()
-            payload = response.read()
-        except TimeoutError:
-            raise MaybeApplied(f"{where}: no answer in {timeout}s") from None
-        except (OSError, http.client.HTTPException) as err:  # reset, closed without an answer, cut short
-            raise MaybeApplied(f"{where}: {type(err).__name__}: {err} (sent, no answer)") from None
-    finally:
+        connection.sock.settimeout(max(0.001, deadline - time.monotonic()))
+        connection.request("POST", path, json.dumps(body or {}).encode(), {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        payload = response.read()
+    except TimeoutError:
         connection.close()
+        raise MaybeApplied(f"{where}: no answer in {timeout}s") from None
+    except (OSError, http.client.HTTPException) as err:  # reset, closed without an answer, cut short
+        connection.close()
+        raise MaybeApplied(f"{where}: {type(err).__name__}: {err} (sent on {sent_on}, no answer)") from None
+    if response.status != 200 or response.will_close:
+        connection.close()
+    else:
+        _keep(host, port, connection)
     if response.status != 200:
         raise classify(response.status, payload, where)
     try:

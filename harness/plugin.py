@@ -34,7 +34,7 @@ from clusters.kind import cluster as kind_cluster
 from clusters.kind import preflight as kind_preflight
 from clusters.kube.api import Api
 from clusters.kube.apply import ApplyError
-from clusters.kube.cluster import KubeCluster, worker_nodes
+from clusters.kube.cluster import NAMESPACE_GONE, KubeCluster, wait_gone, worker_nodes
 from clusters.kube.cluster import refusals as kube_refusals
 from clusters.kube.cluster import sweep as kube_sweep
 from clusters.kube.driver import NodeDriver
@@ -274,6 +274,7 @@ class State:
         self.workload = workload
         self.target = target
         self.records: list[dict[str, Any]] = []
+        self.deleting: list[str] = []  # scenario namespaces asked to go; the session's end waits for them
 
 
 STATE = pytest.StashKey[State]()
@@ -511,13 +512,15 @@ def kind_backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 
 @pytest.fixture(scope="session")
-def kube_backend(request: pytest.FixtureRequest) -> Backend:
+def kube_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     """The session's cluster for ``--backend``; every scenario gets its own namespace in it.
 
     Namespaces a killed run left are deleted first. Every chosen strategy's
     manifests are then judged by the API server in a dry run: one it refuses
     ends the session there, with the server's message, before any scenario
-    has spent its time.
+    has spent its time. A scenario's namespace is deleted without waiting;
+    the session waits for all of them at its end, and one still there fails
+    its teardown.
     """
     backend: Backend = request.getfixturevalue(f"{request.config.getoption('backend')}_backend")
     swept = kube_sweep(backend.api)
@@ -527,7 +530,9 @@ def kube_backend(request: pytest.FixtureRequest) -> Backend:
     refused = kube_refusals(backend.api, [state.strategies[name] for name in request.config.getoption("strategy") or sorted(state.strategies)])
     if refused:
         pytest.exit("\n".join(f"etcd-chaos: {line}" for line in refused), returncode=4)
-    return backend
+    yield backend
+    left = wait_gone(backend.api, state.deleting)
+    assert not left, f"scenario namespaces still there {NAMESPACE_GONE:.0f} s after deletion: {', '.join(left)}"
 
 
 @pytest.fixture(scope="session")
@@ -560,7 +565,7 @@ def cluster_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Cl
     """
     config = request.config
     state = config.stash[STATE]
-    made: list[Cluster] = []
+    made: list[KubeCluster] = []
 
     def make(strategy: Strategy, start: bool = True) -> Cluster:
         backend: Backend = request.getfixturevalue("kube_backend")
@@ -575,6 +580,7 @@ def cluster_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Cl
     finally:
         for cluster in reversed(made):
             cluster.stop()
+            state.deleting.append(cluster.namespace)
 
 
 def start_or_exit(cluster: Cluster) -> None:
@@ -735,7 +741,7 @@ class Recorder:
                 out.write(summary.read_text(encoding="utf-8"))
 
 
-@pytest.hookimpl(optionalhook=True)
+@pytest.hookimpl(optionalhook=True, tryfirst=True)  # before xdist's own, which counts cores
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """What ``-n auto`` means: scenarios mostly wait on their clusters, so several run per core.
 

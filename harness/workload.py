@@ -129,6 +129,7 @@ class Client:
                 n += 1
                 self.operations.append(self._call(targets[self._turn % len(targets)], n))
             self._stop.wait(max(0.0, self.spec.interval - (time.monotonic() - started)))
+        etcd_api.close_kept()
 
     def _call(self, pod: PodInfo, n: int) -> Operation:
         """One call to ``pod``; on an error the next call goes to the next member (if there is one)."""

@@ -74,7 +74,11 @@ class KubeCluster(Cluster):
         apply.apply_all(self.api, documents, self.namespace)
 
     def stop(self) -> None:
-        """Force-delete the pods (nobody observes their grace period now), then the namespace, and wait."""
+        """Force-delete the pods (nobody observes their grace period now), then the namespace; do not wait.
+
+        Kubernetes goes on removing it while the next scenario starts; a
+        session waits for all of its namespaces once, at its end (``wait_gone``).
+        """
         if self._stopped.is_set():
             return
         self._stopped.set()
@@ -84,17 +88,9 @@ class KubeCluster(Cluster):
         except ApiError as error:
             if error.status != 404:
                 raise
-        deadline = time.monotonic() + NAMESPACE_GONE
-        while time.monotonic() < deadline:
-            try:
-                self.api.call(self.api.core.read_namespace, self.namespace)
-            except ApiError as error:
-                if error.status == 404:
-                    break
-                raise
-            time.sleep(0.5)
-        self.watch.stop()
-        self.logs_kept.stop()
+        finally:
+            self.watch.stop()
+            self.logs_kept.stop()
 
     # --- observation ----------------------------------------------------------
 
@@ -347,6 +343,17 @@ def sweep(api: Api) -> list[str]:
     for name in dead:
         api.call(api.core.delete_namespace, name)
     return dead
+
+
+def wait_gone(api: Api, namespaces: list[str], timeout: float = NAMESPACE_GONE) -> list[str]:
+    """Wait until every one of ``namespaces`` is gone; return those still there at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = api.raw(api.core.list_namespace, label_selector=f"{owner.LABEL}={owner.MANAGER}")
+        left = sorted(set(namespaces) & {ns["metadata"]["name"] for ns in listed.get("items", [])})
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(0.5)
 
 
 def worker_nodes(api: Api) -> list[str]:
