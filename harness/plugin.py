@@ -52,7 +52,7 @@ from harness.workload import Mix, WorkloadSpec
 GROUP = "etcd-chaos"
 RECORD = "etcd-chaos-record"  # a scenario's results.json entry, carried on its test's report (across xdist's workers too)
 MAX_NODE_LANES = 3
-SCENARIOS_PER_CORE = 4
+SCENARIOS_PER_CORE = 2
 BACKENDS = ["local", "kind", "existing"]
 
 
@@ -317,6 +317,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     _leave_out_own_chaos_tests(config, items)
     _skip_what_the_backend_cannot_run(config, items)
+    if worker_count(config) > 1:
+        _node_faults_first(items)
+
+
+def _node_faults_first(items: list[pytest.Item]) -> None:
+    """Side by side, cells with a node fault go first: they wait for a lane of their own, and last they would run alone.
+
+    Every worker collects, and sorts, the same way, as pytest-xdist requires.
+    """
+    def touches_nodes(item: pytest.Item) -> bool:
+        callspec = getattr(item, "callspec", None)
+        spec = callspec.params.get("chaos_fault") if callspec else None
+        return isinstance(spec, str) and faults.schedule.outline(spec).touches_nodes
+
+    items.sort(key=lambda item: not touches_nodes(item))
 
 
 def _skip_what_the_backend_cannot_run(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -745,9 +760,11 @@ class Recorder:
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """What ``-n auto`` means: scenarios mostly wait on their clusters, so several run per core.
 
-    Each scenario keeps about half a core busy at its peaks (the clients'
-    calls, its members' work) and a few hundred MB (its members, its
-    process): four per core and one per 1.5 GB of available memory.
+    A scenario keeps about 35 core-seconds of Kubernetes, members and
+    clients busy over its minute; past two per core they only stretch each
+    other (eight on two cores: load 40, scenarios two to three times longer).
+    Each takes a few hundred MB (its members, its process): at most one per
+    1.5 GB of available memory.
     """
     cores = len(os.sched_getaffinity(0))
     with open("/proc/meminfo", encoding="ascii") as meminfo:

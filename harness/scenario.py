@@ -179,7 +179,9 @@ def run(
         # Judged and reported like any run, so the matrix and the report say why, pod by pod.
         history.meta["not_started"] = {"summary": err.summary, "pods": err.pods, "explained": str(err)}
     else:
+        history.meta["healthy_at"] = time.monotonic() - began  # phase boundaries, for benchmarks/matrix.py
         history.operations = _traffic_and_faults(cluster, schedule, seed, timing, workload_spec, history)
+        history.meta["traffic_stopped_at"] = time.monotonic() - began
     history.snapshots.append(observe.snapshot(cluster))
     history.stores = observe.stores(cluster)
     history.events = cluster.events.since(began)
