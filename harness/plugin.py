@@ -758,7 +758,7 @@ class Recorder:
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)  # before xdist's own, which counts cores
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """What ``-n auto`` means: scenarios mostly wait on their clusters, so several run per core.
+    """What ``-n auto`` means when etcd-chaos is installed: two scenarios per core.
 
     A scenario keeps about 35 core-seconds of Kubernetes, members and
     clients busy over its minute; past two per core they only stretch each

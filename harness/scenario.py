@@ -164,6 +164,7 @@ def run(
             "plan": list(schedule.steps),
             "backend": cluster.backend,
             "etcd_version": cluster.etcd_version,
+            "nodes": list(cluster.nodes) if cluster.nodes else None,  # the lane its pods were kept in, side by side
             "seed": seed,
             "outage_budget": timing.outage_budget,
             "search_budget": search_budget,

@@ -70,7 +70,6 @@ class KubeCluster(Cluster):
             documents = [_with_replicas(d, self.sts.name, self.replicas) for d in documents]
         if self.nodes is not None:
             documents = [placement.confine(d, self.nodes) for d in documents]
-            self.events.record("cluster-placed", nodes=list(self.nodes))
         apply.apply_all(self.api, documents, self.namespace)
 
     def stop(self) -> None:
@@ -332,11 +331,14 @@ class KubeCluster(Cluster):
             # deleted meanwhile: its network namespace, and what was loaded into it, are gone
 
 
+def _managed_namespaces(api: Api) -> list[dict[str, Any]]:
+    return api.raw(api.core.list_namespace, label_selector=f"{owner.LABEL}={owner.MANAGER}").get("items", [])
+
+
 def sweep(api: Api) -> list[str]:
     """Delete the scenario namespaces whose harness process was killed; return their names."""
-    listed = api.raw(api.core.list_namespace, label_selector=f"{owner.LABEL}={owner.MANAGER}")
     dead = [
-        ns["metadata"]["name"] for ns in listed.get("items", [])
+        ns["metadata"]["name"] for ns in _managed_namespaces(api)
         if owner.is_dead((ns["metadata"].get("annotations") or {}).get(owner.ANNOTATION, ""))
         and not ns["metadata"].get("deletionTimestamp")
     ]
@@ -349,8 +351,7 @@ def wait_gone(api: Api, namespaces: list[str], timeout: float = NAMESPACE_GONE) 
     """Wait until every one of ``namespaces`` is gone; return those still there at the deadline."""
     deadline = time.monotonic() + timeout
     while True:
-        listed = api.raw(api.core.list_namespace, label_selector=f"{owner.LABEL}={owner.MANAGER}")
-        left = sorted(set(namespaces) & {ns["metadata"]["name"] for ns in listed.get("items", [])})
+        left = sorted(set(namespaces) & {ns["metadata"]["name"] for ns in _managed_namespaces(api)})
         if not left or time.monotonic() >= deadline:
             return left
         time.sleep(0.5)

@@ -228,3 +228,44 @@ def test_kind_options_on_another_backend_are_a_usage_error(pytester: pytest.Pyte
     result = pytester.runpytest("--collect-only", "-q", *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: {args[0]} is for --backend kind (the backend is local)"])
+
+
+SIDE_BY_SIDE_TEST = """
+from harness.plugin import RECORD
+
+def test_cell(request, chaos_strategy, chaos_fault):
+    request.node.user_properties.append((RECORD, {
+        "strategy": chaos_strategy, "fault": chaos_fault, "backend": "local", "etcd_version": "3.5.1", "seed": 1,
+        "steps": [{"fault": chaos_fault, "targets": ["etcd-0"], "error": None, "skipped": None}],
+        "verdict": "pass", "expected": "pass", "reasons": [], "panics": [], "crash_loops": [],
+        "max_write_outage_s": 0.1, "recovery_s": 1.0, "problems_at_end": [], "fault_errors": [],
+        "duration_s": 1.0, "report": None,
+    }))
+"""
+
+
+def test_records_from_every_worker_end_in_one_results_json(pytester: pytest.Pytester) -> None:
+    import json
+
+    pytester.makepyfile(SIDE_BY_SIDE_TEST)
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "--strategy", "static-dns", "--fault", "pod-delete", "--fault", "pause", "--report-dir", "out"
+    )
+    result.assert_outcomes(passed=2)
+    records = json.loads((pytester.path / "out" / "results.json").read_text())
+    assert sorted(r["fault"] for r in records) == ["pause", "pod-delete"]
+    result.stdout.fnmatch_lines(["*[[]2/2[]] static-dns × *: pass (as declared) in 1 s; running 0: nothing"])
+
+
+def test_side_by_side_cells_with_a_node_fault_come_first() -> None:
+    from types import SimpleNamespace
+
+    from harness.plugin import _node_faults_first
+
+    specs = ["pod-delete", "node-down", "pause", "pod-delete+node-drain", "random*2"]
+    items = [SimpleNamespace(callspec=SimpleNamespace(params={"chaos_fault": spec})) for spec in specs]
+    items.append(SimpleNamespace())  # a test that is no matrix cell
+    _node_faults_first(items)  # type: ignore[arg-type]
+    assert [getattr(i, "callspec", SimpleNamespace(params={})).params.get("chaos_fault") for i in items] == [
+        "node-down", "pod-delete+node-drain", "pod-delete", "pause", "random*2", None,
+    ]
