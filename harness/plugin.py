@@ -179,6 +179,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(Xdist(config), "etcd-chaos-xdist")
         if getattr(config.option, "testrunuid", None) is None:
             config.option.testrunuid = uuid.uuid4().hex  # what the workers get, so the end of the run is known here
+        if not any(arg == "--dist" or arg.startswith(("--dist=", "-d")) for arg in config.invocation_params.args):
+            # xdist's "load" hands each worker a long run of tests at the start, so the matrix's
+            # minute-long scenarios can queue behind one worker while the others idle; idle ones steal.
+            config.option.dist = "worksteal"
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(Recorder(config), "etcd-chaos-recorder")
 

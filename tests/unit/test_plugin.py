@@ -257,6 +257,17 @@ def test_records_from_every_worker_end_in_one_results_json(pytester: pytest.Pyte
     result.stdout.fnmatch_lines(["*[[]2/2[]] static-dns × *: pass (as declared) in 1 s; running 0: nothing"])
 
 
+def test_side_by_side_idle_workers_steal_unless_the_distribution_is_chosen(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest("""
+def pytest_report_header(config):
+    return f"dist: {config.option.dist}"
+""")
+    pytester.makepyfile(MATRIX_TEST)
+    chosen = ["--strategy", "static-dns", "--fault", "pod-delete"]
+    pytester.runpytest_subprocess("-n", "2", *chosen).stdout.fnmatch_lines(["*dist: worksteal*"])
+    pytester.runpytest_subprocess("-n", "2", "--dist", "load", *chosen).stdout.fnmatch_lines(["*dist: load*"])
+
+
 def test_side_by_side_cells_with_a_node_fault_come_first() -> None:
     from types import SimpleNamespace
 
