@@ -65,6 +65,7 @@ class Verdict:
     reasons: list[str]
     availability: Availability
     panics: list[Panic] = field(default_factory=list)
+    panics_leaving: list[Panic] = field(default_factory=list)  # after the process applied its own removal: not a member's
     crash_loops: list[CrashLoop] = field(default_factory=list)
     alarms: list[Alarm] = field(default_factory=list)
     problems_at_end: list[str] = field(default_factory=list)
@@ -136,7 +137,7 @@ class Verdict:
         bad = self.not_linearizable
         yield "not-linearizable", f"key {bad[0].key}: {bad[0].summary}" if bad else ""
         yield "revision-regressed", self.regressions[0].describe(started) if self.regressions else ""
-        yield "panic", f"{self.panics[0].pod} panicked: {self.panics[0].message}" if self.panics else ""
+        yield "panic", self.panics[0].describe() if self.panics else ""
         if self.crash_loops:
             c = self.crash_loops[0]
             yield "crash-loop", f"{c.pod} kept crashing ({c.crashes} times)" + (f": {c.cause}" if c.cause else "")
@@ -150,7 +151,8 @@ class Verdict:
         return {
             "verdict": self.verdict,
             "reasons": self.reasons,
-            "panics": [{"member": p.pod, "message": p.message, "time": p.time} for p in self.panics],
+            "panics": [_panic(p) for p in self.panics],
+            "panics_leaving": [_panic(p) for p in self.panics_leaving],
             "crash_loops": [{"member": c.pod, "crashes": c.crashes, "cause": c.cause} for c in self.crash_loops],
             "alarms": [{"member": a.pod, "run": a.run, "label": a.label, "line": a.line} for a in self.alarms],
             "max_write_outage_s": self.max_write_outage_s,
@@ -175,11 +177,16 @@ class Verdict:
         }
 
 
+def _panic(p: Panic) -> dict[str, str]:
+    return {"member": p.pod, "message": p.message, "time": p.time, "where": p.where}
+
+
 def judge(history: History, outage_budget: float, search_budget: int = DEFAULT_SEARCH_BUDGET) -> Verdict:
     """Run every checker; ``search_budget`` bounds each key's linearizability search (past it: undecided)."""
-    panics = find_panics(history.logs)
+    found = find_panics(history.logs)
+    panics = [p for p in found if not p.leaving]
     alarms = find_alarms(history.logs)
-    loops = find_crash_loops(history.events, panics, alarms)
+    loops = find_crash_loops(history.events, found, alarms)
     available = availability(history)
     writes = find_lost_writes(history)
     lost = [w for w in writes if w.kind in (LOST, CONTESTED)]  # contested: all but at most one of each revision lost
@@ -216,6 +223,7 @@ def judge(history: History, outage_budget: float, search_budget: int = DEFAULT_S
         verdict="pass" if not reasons else "undecided" if reasons == ["undecided"] else "fail",
         reasons=reasons,
         panics=panics,
+        panics_leaving=[p for p in found if p.leaving],
         crash_loops=loops,
         alarms=alarms,
         availability=available,

@@ -54,11 +54,27 @@ ALARMS: dict[str, re.Pattern[str]] = {
 
 @dataclass(frozen=True)
 class Panic:
+    """The first panic or fatal line of one container run.
+
+    ``where`` is the first etcd frame of its stack trace, since "nil pointer
+    dereference" alone does not say which of etcd's known panics it was.
+    ``leaving`` marks a process that had already applied its own removal from
+    the cluster: it was exiting anyway, and what panicked was a request caught
+    mid-way (etcd#21966: Maintenance/Status concurrent with the removal ends the
+    process with exit code 2 instead of 0). The verdict reports those apart,
+    since a removed member is no longer a member of the cluster.
+    """
+
     pod: str
     run: int
     time: str
     message: str
     excerpt: str
+    where: str = ""
+    leaving: bool = False
+
+    def describe(self) -> str:
+        return f"{self.pod} panicked" + (f" in {self.where}" if self.where else "") + f": {self.message}"
 
 
 @dataclass(frozen=True)
@@ -103,6 +119,54 @@ def _message(line: str) -> str:
     return ": ".join(parts)[:300] or line.strip()[:300]
 
 
+# A stack frame's function line: etcd's own packages (3.4+ and the older coreos path) and its raft.
+_ETCD_FRAME = re.compile(r"^\s*((?:go\.etcd\.io|github\.com/coreos/etcd)/\S+?)(?:\(0x[^)]*\)|\(\.\.\.\)|\(\))?\s*$")
+_LOGGER = re.compile(r"/zap|[Ll]ogger\)\.")  # the logger etcd panics through, not where it panicked
+_MAJOR = re.compile(r"v\d+\.")
+_FILE_LINE = re.compile(r"^\s*\S*/([^/\s]+\.go:\d+)")
+_STACK_LINES = 60
+"""How far past the panic line its stack trace is looked for."""
+
+# A member applying its own removal: zap's "removed member" with its own ID, or capnslog's
+# "removed member <id>" after "(re)starting member <id>" (etcd 3.4 without --logger=zap).
+_LOCAL_ID = re.compile(r'"local-member-id":"([0-9a-f]+)"|(?:re)?starting member ([0-9a-f]+) in cluster')
+_REMOVED = re.compile(r'"msg":"removed member".*"removed-remote-peer-id":"([0-9a-f]+)"|removed member ([0-9a-f]+) from cluster')
+
+
+def _first_etcd_frame(lines: list[str]) -> str:
+    """``package.Function (file.go:N)`` of the first etcd frame in a stack trace: Go's banner or zap's field."""
+    for i, line in enumerate(lines):
+        match = _ETCD_FRAME.match(line)
+        if match and not _LOGGER.search(line):
+            *path, function = match.group(1).split("/")
+            if _MAJOR.match(function) and path:  # go.etcd.io/etcd/raft/v3.(*raftLog): the package is raft
+                function = path[-1] + function[function.index(".") :]
+            place = _FILE_LINE.match(lines[i + 1]) if i + 1 < len(lines) else None
+            return f"{function} ({place.group(1)})" if place else function
+    return ""
+
+
+def _where(lines: list[str], at: int) -> str:
+    try:
+        stack = json.loads(lines[at]).get("stacktrace", "")
+    except (ValueError, AttributeError):
+        stack = ""
+    return _first_etcd_frame(stack.splitlines() if stack else lines[at + 1 : at + _STACK_LINES])
+
+
+def _removed_itself(lines: list[str]) -> bool:
+    """Whether these lines show the process applying its own member's removal."""
+    local = ""
+    for line in lines:
+        found = _LOCAL_ID.search(line)
+        if found:
+            local = found.group(1) or found.group(2)
+        removed = _REMOVED.search(line)
+        if removed and local and (removed.group(1) or removed.group(2)) == local:
+            return True
+    return False
+
+
 def find_panics(logs: dict[str, list[str]]) -> list[Panic]:
     """The first panic or fatal line of each container run, with the lines before it."""
     found = []
@@ -113,7 +177,9 @@ def find_panics(logs: dict[str, list[str]]) -> list[Panic]:
                 hit = _panic_line(line)
                 if hit:
                     excerpt = "\n".join(lines[max(0, i - 3) : i + 2])[-1500:]
-                    found.append(Panic(pod, run, hit[0], hit[1][:300], excerpt))
+                    found.append(
+                        Panic(pod, run, hit[0], hit[1][:300], excerpt, _where(lines, i), _removed_itself(lines[:i]))
+                    )
                     break
     return found
 

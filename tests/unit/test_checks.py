@@ -73,6 +73,93 @@ def test_one_panic_per_container_run():
     assert [(p.pod, p.run) for p in found] == [("etcd-0", 0), ("etcd-1", 0), ("etcd-1", 1)]
 
 
+LOCAL = "d5811b26ae265d01"
+
+
+def removal(removed: str) -> str:
+    return (
+        f'{{"level":"info","ts":"t0","caller":"membership/cluster.go:472","msg":"removed member",'
+        f'"cluster-id":"7dadeba69db23bd2","local-member-id":"{LOCAL}","removed-remote-peer-id":"{removed}"}}'
+    )
+
+
+STATUS_PANIC = (
+    '{"level":"panic","ts":"t1","caller":"membership/cluster.go:859","msg":"failed to find local ID in cluster members",'
+    f'"local-member-id":"{LOCAL}","stacktrace":"go.etcd.io/etcd/server/v3/etcdserver/api/membership.'
+    "(*RaftCluster).IsLocalMemberLearner\\n\\t/src/etcd/server/etcdserver/api/membership/cluster.go:859\\n"
+    'go.etcd.io/etcd/server/v3/etcdserver.(*EtcdServer).IsLearner\\n\\t/src/etcd/server/etcdserver/server.go:2669"}'
+)
+NIL_BANNER = "\n".join(
+    [
+        "panic: runtime error: invalid memory address or nil pointer dereference",
+        "[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0xb3f5e2]",
+        "",
+        "goroutine 212 [running]:",
+        "go.uber.org/zap/zapcore.(*CheckedEntry).Write(0xc0020b8780, {0xc002256700, 0x2, 0x2})",
+        "\t/go/pkg/mod/go.uber.org/zap@v1.17.0/zapcore/entry.go:234 +0x58d",
+        "go.etcd.io/etcd/server/v3/etcdserver.(*EtcdServer).applyEntryNormal(0xc0003c6300, 0xc00211a000)",
+        "\t/src/etcd/server/etcdserver/server.go:2215 +0x1a6",
+    ]
+)
+
+
+def test_a_panic_names_the_first_etcd_frame_of_its_stack():
+    [zap] = find_panics({"etcd-0": [STATUS_PANIC]})
+    assert zap.where == "membership.(*RaftCluster).IsLocalMemberLearner (cluster.go:859)"
+    [banner] = find_panics({"etcd-0": ["starting\n" + NIL_BANNER]})
+    assert banner.where == "etcdserver.(*EtcdServer).applyEntryNormal (server.go:2215)"
+    assert banner.describe() == (
+        "etcd-0 panicked in etcdserver.(*EtcdServer).applyEntryNormal (server.go:2215): "
+        "panic: runtime error: invalid memory address or nil pointer dereference"
+    )
+    [bare] = find_panics({"etcd-0": ["panic: runtime error: index out of range"]})
+    assert bare.where == "" and bare.describe() == "etcd-0 panicked: panic: runtime error: index out of range"
+
+
+@pytest.mark.parametrize(
+    "log, leaving",
+    [
+        ("\n".join([removal(LOCAL), STATUS_PANIC]), True),  # its own removal applied, then a Status call panicked
+        ("\n".join([removal("4a96f265b51e9bcc"), STATUS_PANIC]), False),  # another member's removal
+        ("\n".join([STATUS_PANIC, removal(LOCAL)]), False),  # the removal came after the panic
+        ("\n".join([removal(LOCAL), ZAP_PANIC]), True),
+        (  # capnslog (etcd 3.4 without --logger=zap): the local ID from the start line
+            "2017-11-29 21:17:40.0 I | etcdserver: starting member d5811b26ae265d01 in cluster 7dadeba69db23bd2\n"
+            "2017-11-29 21:17:42.0 I | etcdserver/membership: removed member d5811b26ae265d01 from cluster 7dad\n"
+            + NIL_BANNER,
+            True,
+        ),
+        (
+            "2017-11-29 21:17:40.0 I | etcdserver: starting member d5811b26ae265d01 in cluster 7dadeba69db23bd2\n"
+            "2017-11-29 21:17:42.0 I | etcdserver/membership: removed member 4a96f265b51e9bcc from cluster 7dad\n"
+            + NIL_BANNER,
+            False,
+        ),
+    ],
+)
+def test_a_panic_after_the_process_applied_its_own_removal_is_leaving(log, leaving):
+    [panic] = find_panics({"etcd-0": [log]})
+    assert panic.leaving is leaving
+
+
+def test_judge_reports_a_leaving_panic_apart_and_fails_on_a_members(make_snapshot, make_views):
+    states = [(112.0, False), (113.25, True), (130.0, True)]
+    clean = dict(faults=FAULT, operations=[ok(t) for t in (111.0, 113.0, 115.0, 120.0, 125.0, 129.0)])
+    leaving = judge(
+        history(**clean, snapshots=snapshots(make_snapshot, make_views, states),
+                logs={"etcd-0": ["\n".join([removal(LOCAL), STATUS_PANIC]), CLEAN]}),
+        outage_budget=5.0,
+    )
+    assert (leaving.verdict, leaving.panics, [p.pod for p in leaving.panics_leaving]) == ("pass", [], ["etcd-0"])
+    assert leaving.summary(100.0)["panics_leaving"][0]["where"].startswith("membership.(*RaftCluster)")
+    member = judge(
+        history(**clean, snapshots=snapshots(make_snapshot, make_views, states),
+                logs={"etcd-0": [CLEAN, "\n".join([removal("4a96f265b51e9bcc"), STATUS_PANIC])]}),
+        outage_budget=5.0,
+    )
+    assert (member.verdict, member.reasons, member.panics_leaving) == ("fail", ["panic"], [])
+
+
 def history(**kw):
     return History(meta={"started": 100.0, "ended": 130.0}, **kw)
 

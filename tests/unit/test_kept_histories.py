@@ -53,7 +53,7 @@ def test_the_seed_incident_panics_with_tocommit():
     # undecided: the crash-looping member's store cannot be read, so its key space is not compared
     assert verdict.reasons == ["panic", "crash-loop", "not-recovered", "undecided"]
     assert "tocommit(" in verdict.panics[0].message and "lastIndex(0)" in verdict.panics[0].message
-    assert verdict.headline(0.0).startswith("etcd-1 panicked: tocommit(")
+    assert verdict.headline(0.0).startswith("etcd-1 panicked in raft.(*raftLog).commitTo (log.go:237): tocommit(")
 
 
 def test_a_forced_new_cluster_is_two_clusters_that_lost_writes():
