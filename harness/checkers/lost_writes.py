@@ -7,6 +7,13 @@ members committed. Each member's store is read at the end from revision 1
 that value under that key, or has passed the revision with something else
 there (its history diverged), or has not reached it (it is behind).
 
+Every written value is unique (a client's name and its own count), so a
+member that holds the write's value under its key at another revision holds
+the write too: it applied the same transaction but numbers its revisions
+differently, which a member that skipped or repeated an entry on restart
+does (etcd#13766, 3.5.0-3.5.2); ``one_cluster`` reports that member as
+diverged, and the write is not lost.
+
 Only a write that fewer than a majority of the final voting members hold
 is lost: the cluster as a whole no longer has it. A write the majority
 holds but one member lacks (a member whose data was wiped and that came
@@ -97,13 +104,15 @@ def find_lost_writes(history: History) -> list[LostWrite]:
     voters = voting_members(history)
     majority = voters // 2 + 1
     index = {s.pod: {} for s in readable}  # pod -> revision -> key -> value
+    written = {s.pod: {} for s in readable}  # pod -> (key, value) -> revision
     for s in readable:
         for change in s.changes:
             index[s.pod].setdefault(change.revision, {})[change.key] = change.value
+            written[s.pod].setdefault((change.key, change.value), change.revision)
     found = []
     for op in acknowledged_writes(history):
         assert op.revision is not None
-        held_by, missing = _standing(op, readable, index)
+        held_by, missing = _standing(op, readable, index, written)
         missing += [f"{s.pod}'s store could not be read: {s.error}" for s in unreadable]
         if not history.stores:
             missing.append("no member's store was read")
@@ -136,14 +145,17 @@ def _contested(found: list[LostWrite]) -> list[LostWrite]:
 
 
 def _standing(
-    op: Operation, readable: list[Store], index: dict[str, dict[int, dict[str, str | None]]]
+    op: Operation,
+    readable: list[Store],
+    index: dict[str, dict[int, dict[str, str | None]]],
+    written: dict[str, dict[tuple[str, str | None], int]],
 ) -> tuple[list[str], list[str]]:
-    """Who holds ``op`` at its revision, and how each other member stands there (diverged ones first)."""
+    """Who holds ``op`` (at its revision or, renumbered, at another), and how each other member stands there."""
     assert op.revision is not None
     held_by, diverged, behind = [], [], []
     for s in readable:
         held = index[s.pod].get(op.revision, {})
-        if op.key in held and held[op.key] == op.value:
+        if (op.key in held and held[op.key] == op.value) or (op.key, op.value) in written[s.pod]:
             held_by.append(s.pod)
         elif s.revision >= op.revision:
             there = ", ".join(f"{k} = {v!r}" for k, v in sorted(held.items())) or "no change to this key"

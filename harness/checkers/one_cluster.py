@@ -6,6 +6,8 @@ the members (a member that founded a new cluster of its own), or, from the
 client history alone, as two acknowledged operations that give one revision
 different contents: one cluster gives each revision one transaction, so
 that proves two clusters even when one side cannot be read at the end.
+Unless a member's store holds both writes: one history then, numbered two
+ways by a member that skipped an entry (a diverged member, below).
 
 A member whose key space differs from the others' at a revision both
 reached, while a single cluster ID remains, is a diverged member: its own
@@ -88,7 +90,26 @@ def _first_difference(a: Store, b: Store, revision: int) -> str:
     rev, key = differing[0]
     sides = [f"{pod} has {key} = {changes[(rev, key)]!r}" if (rev, key) in changes else f"{pod} has no change to {key}"
              for pod, changes in held.items()]
-    return f"; first difference at revision {rev}: {', '.join(sides)}"
+    skipped = (
+        f"; from there on {a.pod} holds {b.pod}'s transactions one revision lower: it skipped revision {rev}'s entry, "
+        "as a member killed under load does on etcd 3.5.0-3.5.2 (etcd#13766)"
+        if _skipped_one(a, b, rev) else ""
+    )
+    return f"; first difference at revision {rev}: {', '.join(sides)}{skipped}"
+
+
+def _transactions(store: Store) -> dict[int, tuple[tuple[str, str | None], ...]]:
+    by_revision: dict[int, list[tuple[str, str | None]]] = {}
+    for change in store.changes:
+        by_revision.setdefault(change.revision, []).append((change.key, change.value))
+    return {revision: tuple(sorted(changes, key=lambda c: (c[0], c[1] or ""))) for revision, changes in by_revision.items()}
+
+
+def _skipped_one(a: Store, b: Store, first: int) -> bool:
+    """Whether ``a`` is ``b`` with revision ``first``'s transaction left out: every later one a revision lower."""
+    ours, theirs = _transactions(a), _transactions(b)
+    later = range(first, a.revision + 1)
+    return a.revision < b.revision and len(later) > 0 and all(ours.get(r) == theirs.get(r + 1) for r in later)
 
 
 def cluster_id_splits(history: History) -> list[Finding]:
@@ -180,12 +201,30 @@ def acknowledged_splits(history: History) -> list[Finding]:
             write = writes.get(op.revision)
             other = write if write is not None and write.key == key else reads.setdefault((op.revision, key), op)
         if other.value != value or other.key != key:
-            found.append((op.invoke, _split_finding(other, op, history.started)))
+            found.append((op.invoke, _split_finding(other, op, history)))
     return [min(found, key=lambda f: f[0])[1]] if found else []
 
 
-def _split_finding(a: Operation, b: Operation, started: float) -> Finding:
-    sides = " and ".join(f"{op.key}: {format_operation(op, started)}" for op in (a, b))
+def _split_finding(a: Operation, b: Operation, history: History) -> Finding:
+    """Two clusters, unless one member's store holds both writes: then it is one history, numbered two ways.
+
+    A member that skipped an entry when it restarted (etcd#13766) applies
+    every later transaction one revision lower than its cluster, and
+    acknowledges writes with those numbers; a store that holds both writes
+    (every written value is unique) proves a single history.
+    """
+    sides = " and ".join(f"{op.key}: {format_operation(op, history.started)}" for op in (a, b))
+    claims = [(op.key, op.value) for op in (a, b) if op.kind in ("put", "cas")]
+    for store in history.stores:
+        if not store.error and len(claims) == 2:
+            at = {(c.key, c.value): c.revision for c in store.changes}
+            if all(claim in at for claim in claims):
+                placed = " and ".join(f"{key} = {value!r} at revision {at[(key, value)]}" for key, value in claims)
+                return Finding(
+                    DIVERGED,
+                    f"one history numbered two ways: revision {b.revision} was acknowledged with different contents "
+                    f"({sides}), and {store.pod} holds both writes, {placed}",
+                )
     return Finding(SPLIT, f"two clusters acknowledged revision {b.revision} with different contents: {sides}")
 
 
@@ -255,4 +294,5 @@ def unjoined_members(history: History) -> list[Finding]:
 
 
 def check_one_cluster(history: History) -> list[Finding]:
-    return cluster_id_splits(history) + acknowledged_splits(history) + diverged_stores(history.stores) + end_state(history)
+    # The stores' comparison before the acknowledgements': it names where a diverged member's history parted.
+    return cluster_id_splits(history) + diverged_stores(history.stores) + acknowledged_splits(history) + end_state(history)

@@ -68,7 +68,7 @@ def test_a_write_only_one_of_three_members_holds_is_lost():
     [
         ((2, "/other", "y"), "/other = 'y'"),  # another key took the revision
         ((2, "/k", None), "/k = None"),  # the key was deleted there
-        ((3, "/k", "a"), "no change to this key"),  # the same value, but at another revision
+        ((3, "/k", "z"), "no change to this key"),  # the key changed only at another revision
     ],
 )
 def test_how_a_diverged_store_holds_the_revision_is_shown(there, shown):
@@ -203,3 +203,16 @@ def test_the_voting_members_are_at_least_the_replicas_the_deployment_runs(make_s
     stores = [unreadable("etcd-0"), store("etcd-1", (2, "/k", "a")), store("etcd-2", (2, "/k", "b"))]
     [w] = find_lost_writes(history(operations=[written], stores=stores, snapshots=[make_snapshot(views)]))
     assert w.voters == 3
+
+
+def test_a_write_a_skipping_member_acknowledged_one_revision_low_is_held_by_the_others():
+    # etcd-1 skipped revision 3's entry on restart (etcd#13766) and acknowledged /a = 'x' as revision 3;
+    # the cluster holds that very write (its value is unique) at revision 4: not lost, and etcd-1 holds it too
+    cluster = [(2, "/k", "a"), (3, "/k", "b"), (4, "/a", "x")]
+    stores = [store("etcd-0", *cluster), store("etcd-1", (2, "/k", "a"), (3, "/a", "x")), store("etcd-2", *cluster)]
+    h = history(operations=[put("c1", "/a", "x", 1, revision=3, member=1)], stores=stores)
+    assert find_lost_writes(h) == []
+    # the write etcd-1 lost in the skip, acknowledged at 3 by the cluster: held by a majority, lagging on etcd-1
+    h = history(operations=[put("c2", "/k", "b", 1, revision=3)], stores=stores)
+    [write] = find_lost_writes(h)
+    assert (write.kind, write.held_by) == (LAGGING, ("etcd-0", "etcd-2"))

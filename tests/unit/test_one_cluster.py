@@ -132,6 +132,27 @@ def test_key_spaces_that_differ_under_two_cluster_ids_are_a_split():
     assert [f.kind for f in diverged_stores(stores)] == [SPLIT]
 
 
+
+# A member that skipped revision 3's entry on restart (etcd#13766): every later transaction one revision lower.
+CLUSTER = [(2, "/a", "1"), (3, "/b", "2"), (4, "/c", "3"), (5, "/a", "4")]
+SKIPPED = [(2, "/a", "1"), (3, "/c", "3"), (4, "/a", "4")]
+
+
+def test_a_member_that_skipped_one_entry_is_diverged_and_named_as_such():
+    [finding] = diverged_stores([store("etcd-0", *CLUSTER), store("etcd-1", *SKIPPED), store("etcd-2", *CLUSTER)])
+    assert finding.kind == DIVERGED
+    assert finding.text.endswith(
+        "first difference at revision 3: etcd-1 has no change to /b, etcd-0 has /b = '2'; from there on etcd-1 holds "
+        "etcd-0's transactions one revision lower: it skipped revision 3's entry, as a member killed under load does "
+        "on etcd 3.5.0-3.5.2 (etcd#13766)"
+    )
+
+
+def test_a_member_that_differs_otherwise_is_not_said_to_have_skipped_an_entry():
+    other = [(2, "/a", "1"), (3, "/c", "3"), (4, "/a", "other")]  # shifted, then a value the cluster never had
+    [finding] = diverged_stores([store("etcd-0", *CLUSTER), store("etcd-1", *other)])
+    assert "skipped" not in finding.text
+
 # --- two clusters from the client history alone --------------------------------------------------
 
 
@@ -144,6 +165,19 @@ def test_two_writes_acknowledged_at_one_revision_are_two_clusters():
         "http://10.0.0.1:2379 and /b: c2 put 'y', ok, 2.000–2.100 s on http://10.0.0.3:2379"
     )
 
+
+
+def test_two_writes_at_one_revision_that_one_store_holds_both_of_are_one_history_numbered_two_ways():
+    # etcd-1 skipped revision 3: it acknowledged /a = '4' as revision 4, which the cluster holds at 5
+    ops = [put("c1", "/c", "3", 1, revision=4), put("c2", "/a", "4", 2, revision=4, member=1)]
+    stores = [store("etcd-0", *CLUSTER), store("etcd-1", *SKIPPED)]
+    [finding] = acknowledged_splits(history(operations=ops, stores=stores))
+    assert finding.kind == DIVERGED
+    assert finding.text.startswith("one history numbered two ways: revision 4 was acknowledged with different contents")
+    assert finding.text.endswith("and etcd-0 holds both writes, /c = '3' at revision 4 and /a = '4' at revision 5")
+    # no store holds both: two clusters, as before
+    split = [store("etcd-0", (2, "/a", "1"), (4, "/c", "3")), store("etcd-1", (2, "/a", "1"), (4, "/a", "4"))]
+    assert [f.kind for f in acknowledged_splits(history(operations=ops, stores=split))] == [SPLIT]
 
 def test_a_read_at_a_writes_revision_that_saw_another_value_is_two_clusters():
     ops = [get("c2", "/a", "old", 0.5, revision=5, member=2), cas("c1", "/a", None, "x", 1, succeeded=True, revision=5)]
