@@ -31,8 +31,8 @@ def _start_chaos_run(kube_backend, tmp_path: Path) -> tuple[subprocess.Popen[byt
         [sys.executable, "-m", "pytest", "-m", "chaos", "--strategy", "static-dns", "--fault", "inplace-restart",
          "--report-dir", str(tmp_path / "report"), "-p", "no:cacheprovider", "tests/chaos/test_matrix.py"],
         cwd=Path(__file__).parents[2],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=(tmp_path / "run.log").open("wb"),
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -58,7 +58,10 @@ def test_ctrl_c_leaves_nothing(kube_backend, tmp_path: Path) -> None:
     time.sleep(2.0)
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=150)
-    assert namespace not in _namespaces(kube_backend), "the interrupted run waits until its namespace is gone"
+    said = (tmp_path / "run.log").read_text(errors="replace").strip().splitlines()[-15:]
+    assert namespace not in _namespaces(kube_backend), (
+        "the interrupted run waits until its namespace is gone; its last lines:\n" + "\n".join(said)
+    )
 
 
 def test_killed_run_is_swept_at_next_start(kube_backend, tmp_path: Path) -> None:
