@@ -1,8 +1,8 @@
 """Nodes going away: ``kubectl drain`` for maintenance, and a node lost at once.
 
 Where the evicted pod can go decides the outcome, and the cluster's storage
-decides that: a node-local volume (local-path, as on the local cluster and
-kind) keeps it Pending until its node is back, a network-attached one
+decides that: a node-local volume (the local cluster's own, kind's local-path)
+keeps it Pending until its node is back, a network-attached one
 follows it to another node, an emptyDir is gone with the old pod.
 """
 

@@ -24,7 +24,6 @@ from clusters.localkube.gobuild import BuildError, Progress
 KUBE_PROGRAMS = tuple(gobuild.KUBERNETES.binaries())
 PAUSE_IMAGE = images.fully_qualified("etcd-chaos/pause:1")
 COREDNS_IMAGE = images.fully_qualified(f"etcd-chaos/coredns:{versions.COREDNS}")
-LOCAL_PATH_IMAGE = images.fully_qualified(f"etcd-chaos/local-path-provisioner:{versions.LOCAL_PATH_PROVISIONER}")
 STRATEGY_PACKAGES = ("busybox-static",)
 
 
@@ -42,12 +41,11 @@ class Toolset:
     kube_bin: Path  # kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl
     coredns: Path
     crictl: Path
-    local_path: Path
     debian_root: Path  # usr/bin/containerd, usr/sbin/runc, usr/lib/cni/*, bin/busybox
     etcd_bin: Path  # the control plane's own etcd (and the strategy image's)
     getent: Path  # the strategy image's getent (busybox has none; Bitnami's scripts call it)
     image_tars: tuple[Path, ...]
-    images: dict[str, str]  # role (pause, coredns, local-path, busybox, strategy) -> the image's name
+    images: dict[str, str]  # role (pause, coredns, strategy) -> the image's name
 
     @property
     def containerd(self) -> Path:
@@ -136,19 +134,16 @@ def prepare(
         own_kube = gobuild.build(gobuild.KUBERNETES, cache, progress)
     coredns = gobuild.build(gobuild.COREDNS, cache, progress) / "coredns"
     crictl = gobuild.build(gobuild.CRI_TOOLS, cache, progress) / "crictl"
-    local_path = gobuild.build(gobuild.LOCAL_PATH, cache, progress) / "local-path-provisioner"
     pause = gobuild.local_program(Path(__file__).parent / "pause" / "pause.go", "pause", cache, progress)
     getent = _getent(cache, progress)
     busybox = root / "bin/busybox"
     wanted = {
         "pause": images.program_image(PAUSE_IMAGE, pause),
         "coredns": images.program_image(COREDNS_IMAGE, coredns),
-        "local-path": images.program_image(LOCAL_PATH_IMAGE, local_path),
-        "busybox": images.busybox_image(busybox, debian.upstream_version(debian.package_versions(cache)["busybox-static"])),
         "strategy": images.strategy_image(etcd_bin, etcd_version, busybox, getent),
     }
     tars = tuple(images.write_layout(image, cache / "images") for image in wanted.values())
     progress(f"images: {', '.join(image.name for image in wanted.values())}")
     progress(f"ready in {time.monotonic() - started:.0f} s (cache {cache})")
     names = {role: image.name for role, image in wanted.items()}
-    return Toolset(own_kube, coredns, crictl, local_path, root, etcd_bin, getent, tars, names)
+    return Toolset(own_kube, coredns, crictl, root, etcd_bin, getent, tars, names)

@@ -2,7 +2,7 @@
 
 ``up`` is what ``etcd-chaos cluster up`` and the pytest session fixture call:
 preflight, then etcd and the control plane, then each node, kube-proxy, then
-CoreDNS and storage, then it waits until N nodes are Ready and the add-ons
+CoreDNS and the volume provisioner, then it waits until N nodes are Ready and the add-ons
 are available. Everything it starts or changes goes into the record first, so
 an interrupted ``up`` is undone by ``down`` like a finished one.
 """
@@ -14,6 +14,7 @@ import os
 import ssl
 import string
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from clusters import filelock
 from clusters.localkube.host import run
-from clusters.localkube import build, controlplane, layout, node, preflight, teardown
+from clusters.localkube import build, controlplane, layout, node, preflight, provisioner, teardown
 from clusters.localkube.layout import MAX_NODES, Layout
 from clusters.localkube.record import Record
 
@@ -98,9 +99,7 @@ def render_addons(root: Layout, tools: build.Toolset) -> list[str]:
         "cluster_domain": layout.CLUSTER_DOMAIN,
         "dns_service_ip": layout.DNS_SERVICE_IP,
         "coredns_image": tools.images["coredns"],
-        "local_path_image": tools.images["local-path"],
-        "busybox_image": tools.images["busybox"],
-        "node_path_map": json.dumps([{"node": n.name, "paths": [str(n.storage)]} for n in root.nodes]),
+        "provisioner": provisioner.PROVISIONER,
     }
     return [string.Template(f.read_text()).substitute(values) for f in sorted(ADDONS.glob("*.yaml"))]
 
@@ -240,6 +239,7 @@ def _start(tools: build.Toolset, root: Layout, record: Record, progress: Callabl
         cidr = str(each.pod_cidr)
         kubectl("patch", "node", each.name, "--type=merge", "-p", json.dumps({"spec": {"podCIDR": cidr, "podCIDRs": [cidr]}}))
     kubectl("apply", "-f", "-", stdin="\n---\n".join(render_addons(root, tools)))
-    for namespace, name in (("kube-system", "coredns"), ("local-path-storage", "local-path-provisioner")):
-        kubectl("-n", namespace, "rollout", "status", f"deployment/{name}", f"--timeout={READY_TIMEOUT:.0f}s",
-                timeout=READY_TIMEOUT + 10)
+    record.start("volume-provisioner", [sys.executable, "-m", provisioner.__name__, "--nodes", str(len(root.nodes))],
+                 root.logs / "volume-provisioner.log")
+    kubectl("-n", "kube-system", "rollout", "status", "deployment/coredns", f"--timeout={READY_TIMEOUT:.0f}s",
+            timeout=READY_TIMEOUT + 10)

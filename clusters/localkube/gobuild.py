@@ -64,12 +64,7 @@ KUBERNETES = GoModule(
 )
 COREDNS = GoModule("github.com/coredns/coredns", versions.COREDNS, ("github.com/coredns/coredns",))
 CRI_TOOLS = GoModule("sigs.k8s.io/cri-tools", versions.CRI_TOOLS, ("sigs.k8s.io/cri-tools/cmd/crictl",))
-LOCAL_PATH = GoModule(
-    "github.com/rancher/local-path-provisioner",
-    versions.LOCAL_PATH_PROVISIONER,
-    ("github.com/rancher/local-path-provisioner",),
-)
-MODULES = (KUBERNETES, COREDNS, CRI_TOOLS, LOCAL_PATH)
+MODULES = (KUBERNETES, COREDNS, CRI_TOOLS)
 
 Progress = Callable[[str], None]
 

@@ -99,21 +99,8 @@ def strategy_image(etcd_bin_dir: Path, etcd_version: str, busybox: Path, getent:
     )
 
 
-def busybox_image(busybox: Path, tag: str) -> Image:
-    """The local-path provisioner's helper pods create and remove volume directories with it."""
-    return Image(
-        fully_qualified(f"etcd-chaos/busybox:{tag}"),
-        files={"bin/busybox": busybox},
-        links=busybox_links(busybox),
-        data=BASE_FILES,
-        dirs=BASE_DIRS,
-        entrypoint=("/bin/sh",),
-        env=("PATH=/bin",),
-    )
-
-
 def program_image(name: str, binary: Path, args: tuple[str, ...] = ()) -> Image:
-    """A static Go program alone (pause, CoreDNS, the provisioner)."""
+    """A static Go program alone (pause, CoreDNS)."""
     path = f"bin/{binary.name}"
     return Image(
         fully_qualified(name), files={path: binary}, data=BASE_FILES, dirs={"bin": 0o755, "etc": 0o755, "tmp": 0o1777},

@@ -82,7 +82,7 @@ class Node:
 
     @property
     def storage(self) -> Path:
-        """Where the local-path provisioner makes this node's volumes."""
+        """Where the volume provisioner makes this node's volumes (a directory per claim)."""
         return self.root / "storage"
 
     @property

@@ -75,7 +75,7 @@ def down(tools: build.Toolset, root: Layout | None = None) -> list[str]:
     record.stop([f"containerd-{n.name}" for n in root.nodes], DEFAULT_GRACE)
     for pid in shims(root):
         os.kill(pid, signal.SIGKILL)
-    record.stop(["kube-proxy", "kube-scheduler", "kube-controller-manager"], DEFAULT_GRACE)
+    record.stop(["volume-provisioner", "kube-proxy", "kube-scheduler", "kube-controller-manager"], DEFAULT_GRACE)
     if record.find("kube-proxy") is not None:
         run(*controlplane.kube_proxy_argv(root, tools, "--cleanup"), check=False, timeout=30)
     record.stop(["kube-apiserver"], API_GRACE)

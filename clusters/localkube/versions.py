@@ -10,7 +10,6 @@ from __future__ import annotations
 KUBERNETES = "v1.37.2"
 COREDNS = "v1.15.0"
 CRI_TOOLS = "v1.37.0"
-LOCAL_PATH_PROVISIONER = "v0.0.30"
 
 # Debian's packages, extracted (not installed: installing containerd would
 # start a system service) into the cache. Their versions are whatever the

@@ -16,9 +16,10 @@ import pytest
 
 from clusters.kube import pods as podview
 from clusters.kube.cluster import KubeCluster
-from clusters.localkube import host
+from clusters.localkube import build, host
 from clusters.manifests import parse
 from clusters.strategy import Strategy
+from harness.plugin import STATE
 
 pytestmark = pytest.mark.chaos
 
@@ -142,8 +143,9 @@ class Program:
         self.process.wait(timeout=5)
 
 
-SLEEPERS = [
-    {
+def sleepers(image: str) -> list[dict]:
+    """Three pods of the strategy image, which has busybox's sleep: no image is made for this test alone."""
+    return [{
         "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "etcd"},
         "spec": {
             "serviceName": "etcd", "replicas": 3, "podManagementPolicy": "Parallel",
@@ -152,12 +154,11 @@ SLEEPERS = [
                 "metadata": {"labels": {"app": "sleeper"}},
                 "spec": {
                     "terminationGracePeriodSeconds": 0,
-                    "containers": [{"name": "sleep", "image": "etcd-chaos/busybox:1.35.0", "command": ["sleep", "3600"]}],
+                    "containers": [{"name": "sleep", "image": image, "command": ["sleep", "3600"]}],
                 },
             },
         },
-    },
-]
+    }]
 
 
 @dataclass(frozen=True)
@@ -191,9 +192,10 @@ class Net:
 
 
 @pytest.fixture(scope="module")
-def net(kube_backend) -> Iterator[Net]:
+def net(kube_backend, request: pytest.FixtureRequest) -> Iterator[Net]:
     """Three pods of a sleeping StatefulSet, one per node, each with a UDP listener in its network namespace."""
-    strategy = Strategy("sleepers", "pods that only sleep, to cut", Path(__file__).parent, parse(SLEEPERS))
+    image = f"etcd-chaos/etcd:{build.etcd_version(request.config.stash[STATE].bin_dir)}"
+    strategy = Strategy("sleepers", "pods that only sleep, to cut", Path(__file__).parent, parse(sleepers(image)))
     cluster = KubeCluster(strategy, kube_backend.api, kube_backend.driver, kube_backend.name, "none")
     udp: list[Program] = []
     try:

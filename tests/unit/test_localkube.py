@@ -20,7 +20,7 @@ import yaml
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from clusters.localkube import build, cluster, controlplane, gobuild, images, layout, node, preflight, versions
+from clusters.localkube import build, cluster, controlplane, gobuild, images, layout, node, preflight, provisioner, versions
 from clusters.localkube.record import Record
 from clusters.localkube.gobuild import BuildError
 
@@ -158,9 +158,8 @@ def test_every_component_gets_the_identity_kubernetes_authorizers_expect(tmp_pat
 
 def _tools(tmp_path: Path) -> build.Toolset:
     names = {"pause": "docker.io/etcd-chaos/pause:1", "coredns": "docker.io/etcd-chaos/coredns:v1",
-             "local-path": "docker.io/etcd-chaos/local-path-provisioner:v1", "busybox": "docker.io/etcd-chaos/busybox:1",
              "strategy": "docker.io/etcd-chaos/etcd:3.5.1"}
-    return build.Toolset(tmp_path, tmp_path / "coredns", tmp_path / "crictl", tmp_path / "lpp", tmp_path / "deb",
+    return build.Toolset(tmp_path, tmp_path / "coredns", tmp_path / "crictl", tmp_path / "deb",
                          tmp_path / "etcd", tmp_path / "getent", (), names)
 
 
@@ -194,9 +193,7 @@ def test_addons_are_valid_kubernetes_objects_with_this_clusters_values(tmp_path:
     storage = by_kind[("StorageClass", "standard")]
     assert storage["volumeBindingMode"] == "WaitForFirstConsumer"
     assert storage["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
-    paths = json.loads(by_kind[("ConfigMap", "local-path-config")]["data"]["config.json"])["nodePathMap"]
-    assert [p["node"] for p in paths] == ["node-0", "node-1", "node-2"]
-    assert "$VOL_DIR" in by_kind[("ConfigMap", "local-path-config")]["data"]["setup"]
+    assert storage["provisioner"] == provisioner.PROVISIONER and storage["reclaimPolicy"] == "Delete"
     corefile = by_kind[("ConfigMap", "coredns")]["data"]["Corefile"]
     assert "forward" not in corefile, "no query leaves the cluster"
 
