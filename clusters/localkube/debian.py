@@ -59,13 +59,3 @@ def unpack(
     record.write_text(json.dumps(found, indent=2, sort_keys=True))
     progress("debian: unpacked " + ", ".join(f"{name} {version}" for name, version in sorted(found.items())))
     return root
-
-
-def package_versions(cache: Path) -> dict[str, str]:
-    record = cache / "debian" / "versions.json"
-    return json.loads(record.read_text()) if record.is_file() else {}
-
-
-def upstream_version(version: str) -> str:
-    """``1:1.35.0-4+deb12u1+b1`` -> ``1.35.0``: what an image tag may hold."""
-    return version.split(":", 1)[-1].rsplit("-", 1)[0]
