@@ -34,9 +34,15 @@ def _start_chaos_run(kube_backend, tmp_path: Path) -> tuple[subprocess.Popen[byt
         stdout=(tmp_path / "run.log").open("wb"),
         stderr=subprocess.STDOUT,
     )
+    # Its own namespace, by the owner it names: tests side by side make namespaces of their own meanwhile.
+    mine = f"/{proc.pid}/"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        new = {name for name in _namespaces(kube_backend) if not name.startswith(DRY_RUN_PREFIX)} - before
+        new = {
+            name for name, ns in _namespaces(kube_backend).items()
+            if name not in before and not name.startswith(DRY_RUN_PREFIX)
+            and mine in ns["metadata"].get("annotations", {}).get(owner.ANNOTATION, "")
+        }
         if new:
             return proc, new.pop()
         time.sleep(0.2)
