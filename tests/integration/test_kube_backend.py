@@ -176,6 +176,17 @@ def test_node_down_keeps_the_member_away_until_the_node_returns(
     assert exits and all(e.detail["cause"] == "fault" for e in exits)
 
 
+def _wait_running(cluster: Cluster, name: str, restarts: int, timeout: float = 30.0) -> None:
+    """Until the kubelet has reported run ``restarts + 1`` running: etcd may answer seconds before, under load."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = cluster.container_status(name)
+        if status.state == "running" and status.restart_count == restarts:
+            return
+        time.sleep(0.2)
+    pytest.fail(f"{name}: {cluster.container_status(name).describe()} after {timeout:.0f} s")
+
+
 def test_signals_reach_the_etcd_process_and_the_logs_keep_every_run(
     cluster_factory: Callable[..., Cluster], tmp_path: Path
 ) -> None:
@@ -183,6 +194,7 @@ def test_signals_reach_the_etcd_process_and_the_logs_keep_every_run(
     observe.wait_healthy(cluster, 90)
     cluster.kill_container("etcd-0", signal.SIGKILL)
     observe.wait_healthy(cluster, 60)
+    _wait_running(cluster, "etcd-0", 1)
     cluster.kill_container("etcd-0", signal.SIGKILL)
     observe.wait_healthy(cluster, 60)
     runs = cluster.logs()["etcd-0"]
