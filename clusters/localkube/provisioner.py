@@ -35,6 +35,7 @@ SELECTED_NODE = "volume.kubernetes.io/selected-node"
 PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
 HOSTNAME = "kubernetes.io/hostname"
 WATCH_SECONDS = 300  # a watch is re-opened after this, and its first events list what exists again
+ATTEMPTS = 10
 
 log = logging.getLogger("provisioner")
 
@@ -115,33 +116,51 @@ def _events(list_call: Callable[..., Any], stop: threading.Event) -> Iterator[di
             watcher.stop()
 
 
+def _retried(what: str, action: Callable[[], None], stop: threading.Event) -> None:
+    """``action`` until it succeeds, ``ATTEMPTS`` times a second apart: a pod waits on it, so a call that timed out
+    under load must not wait for the next watch round, and no error may end the thread that serves every claim."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            action()
+            return
+        except Exception as error:  # a time-out or a refusal of the API server: the same call again, a second later
+            log.warning("%s (attempt %d of %d): %s", what, attempt, ATTEMPTS, error)
+            if stop.wait(1.0):
+                return
+
+
+def _make(api: Api, volume: dict[str, Any]) -> None:
+    Path(volume["spec"]["hostPath"]["path"]).mkdir(mode=0o777, parents=True, exist_ok=True)
+    try:
+        api.call(api.core.create_persistent_volume, volume)
+    except ApiError as error:
+        if error.status != 409:  # 409: made already, by an earlier event of the same claim
+            raise
+    log.info("made %s for %s", volume["metadata"]["name"], volume["spec"]["claimRef"]["name"])
+
+
+def _remove(api: Api, volume: dict[str, Any], path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    try:
+        api.call(api.core.delete_persistent_volume, volume["metadata"]["name"])
+    except ApiError as error:
+        if error.status != 404:  # 404: removed already
+            raise
+    log.info("removed %s and %s", volume["metadata"]["name"], path)
+
+
 def _provision(api: Api, storages: dict[str, Path], stop: threading.Event) -> None:
     for claim in _events(api.core.list_persistent_volume_claim_for_all_namespaces, stop):
         volume = volume_for(claim, storages)
-        if volume is None:
-            continue
-        Path(volume["spec"]["hostPath"]["path"]).mkdir(mode=0o777, parents=True, exist_ok=True)
-        try:
-            api.call(api.core.create_persistent_volume, volume)
-            log.info("made %s for %s/%s", volume["metadata"]["name"], claim["metadata"]["namespace"],
-                     claim["metadata"]["name"])
-        except ApiError as error:
-            if error.status != 409:  # 409: made already, by an earlier event of the same claim
-                log.warning("cannot make a volume for %s: %s", claim["metadata"]["name"], error)
+        if volume is not None:
+            _retried(f"making {volume['metadata']['name']}", lambda: _make(api, volume), stop)
 
 
 def _reclaim(api: Api, storages: dict[str, Path], stop: threading.Event) -> None:
     for volume in _events(api.core.list_persistent_volume, stop):
         path = released(volume, storages)
-        if path is None:
-            continue
-        shutil.rmtree(path, ignore_errors=True)
-        try:
-            api.call(api.core.delete_persistent_volume, volume["metadata"]["name"])
-            log.info("removed %s and %s", volume["metadata"]["name"], path)
-        except ApiError as error:
-            if error.status != 404:
-                log.warning("cannot delete %s: %s", volume["metadata"]["name"], error)
+        if path is not None:
+            _retried(f"removing {volume['metadata']['name']}", lambda: _remove(api, volume, path), stop)
 
 
 def serve(api: Api, storages: dict[str, Path], stop: threading.Event) -> None:

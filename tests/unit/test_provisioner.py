@@ -1,10 +1,13 @@
 """The local cluster's volume provisioner: which claims get which volume, and which directories it removes."""
 
+import threading
 from pathlib import Path
 
 import kubernetes_validate
 import pytest
 
+from clusters.kube.api import Api
+from clusters.localkube import provisioner
 from clusters.localkube.provisioner import CLASS, PROVISIONED_BY, PROVISIONER, SELECTED_NODE, released, volume_for
 
 STORAGES = {"node-0": Path("/state/node-0/storage"), "node-1": Path("/state/node-1/storage")}
@@ -78,3 +81,29 @@ def test_only_our_own_volumes_under_a_nodes_storage_are_removed():
         assert released(with_phase(elsewhere, "Released"), STORAGES) is None, path
     retained = {**volume, "spec": {**volume["spec"], "persistentVolumeReclaimPolicy": "Retain"}}
     assert released(with_phase(retained, "Released"), STORAGES) is None
+
+
+class FlakyCore:
+    """An API server that times out on the first create, then answers; and says 409 when made already."""
+
+    def __init__(self) -> None:
+        self.made: list[str] = []
+        self.calls = 0
+
+    def create_persistent_volume(self, body, _request_timeout=None):
+        self.calls += 1
+        if self.calls == 1:
+            raise TimeoutError("read timed out")
+        self.made.append(body["metadata"]["name"])
+
+
+def test_a_create_that_timed_out_is_made_on_the_next_attempt_and_the_thread_goes_on(tmp_path, monkeypatch):
+    api = Api.__new__(Api)
+    api.core = FlakyCore()
+    stop = threading.Event()
+    monkeypatch.setattr(stop, "wait", lambda seconds: False)  # no real pause between attempts
+    storages = {"node-1": tmp_path}
+    volume = volume_for(claim(), storages)
+    provisioner._retried("making it", lambda: provisioner._make(api, volume), stop)
+    assert api.core.made == ["pvc-1234-abcd"] and api.core.calls == 2
+    assert (tmp_path / "pvc-1234-abcd_chaos-1_data-etcd-0").is_dir()
