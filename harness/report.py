@@ -885,7 +885,8 @@ def _panic_text(p: dict[str, str]) -> str:
 def _findings(record: dict[str, Any], history: History | None) -> list[str]:
     """What the checks found, with log excerpts from the history when it was kept."""
     out = []
-    found = find_panics(history.logs) if history is not None else []
+    listed = record.get("panics") or record.get("panics_leaving")
+    found = find_panics(history.logs) if history is not None and listed else []  # every log read again: only when needed
     for key, title in (("panics", "panics"), ("panics_leaving", PANICS_LEAVING)):
         if record.get(key):
             out += _panics(title, record[key], [p for p in found if p.leaving == (key == "panics_leaving")])
