@@ -20,6 +20,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
 import tarfile
@@ -176,7 +177,8 @@ def write_layout(image: Image, out_dir: Path) -> Path:
         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(raw).hexdigest()]},
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".partial")
+    # One per process: pytest-xdist's workers may all find the image stale and write it at once.
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     with tarfile.open(partial, "w") as tar:
         layer_ref = {"mediaType": LAYER_MEDIA, **_blob(tar, compressed)}
         config_ref = {"mediaType": CONFIG_MEDIA, **_blob(tar, _json(config))}
