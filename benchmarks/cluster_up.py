@@ -15,9 +15,8 @@ import argparse
 import statistics
 import time
 
-from clusters.localkube import build
+from clusters.localkube import build, etcd_releases
 from clusters.localkube import cluster as localkube
-from clusters.localkube.cli import etcd_bin_dir
 
 
 def _summary(name: str, values: list[float]) -> str:
@@ -29,8 +28,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--nodes", type=int, default=localkube.DEFAULT_NODES)
     args = parser.parse_args()
-    etcd_bin = etcd_bin_dir(None)
-    tools = build.prepare(etcd_bin, build.etcd_version(etcd_bin), lambda line: None)
+    tools = build.prepare(etcd_releases.resolve([], None, lambda line: None), lambda line: None)
     ups, downs = [], []
     for round_number in range(1, args.rounds + 1):
         began = time.monotonic()

@@ -68,6 +68,7 @@ class PodInfo:
     ready: bool
     terminating: bool
     restart_count: int
+    release: str = ""  # the etcd release its image holds (the tag of etcd-chaos/etcd), "" for another image
 
     @property
     def endpoint(self) -> str | None:
@@ -171,6 +172,10 @@ class Cluster(abc.ABC):
     @abc.abstractmethod
     def rollout_restart(self) -> None:
         """``kubectl rollout restart``: a new template revision the controller rolls out pod by pod."""
+
+    @abc.abstractmethod
+    def change_etcd_release(self, release: str) -> None:
+        """Move the StatefulSet's etcd image to ``release``: a new template revision, rolled out pod by pod."""
 
     @abc.abstractmethod
     def rollout_complete(self) -> bool:

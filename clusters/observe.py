@@ -30,6 +30,8 @@ class MemberView:
     members: tuple[tuple[str, str, bool], ...] = ()  # (id, name, is_learner); name "" = not started
     error: str = ""
     peer_urls: tuple[str, ...] = ()  # every peer URL in this member's list
+    image_release: str = ""  # the etcd release its pod's image holds: what `etcd --version` says in it
+    version: str = ""  # the server version the member reports (Maintenance/Status, as /version's etcdserver)
 
 
 @dataclass(frozen=True)
@@ -119,19 +121,20 @@ def _is_ip(host: str) -> bool:
 
 def view(pod: PodInfo, timeout: float) -> MemberView:
     if not pod.endpoint:
-        return MemberView(pod.name, None, error=f"pod is {pod.phase}")
+        return MemberView(pod.name, None, error=f"pod is {pod.phase}", image_release=pod.release)
     if pod.terminating:
         # It still answers while its preStop runs, but it is leaving: not part of a whole cluster.
-        return MemberView(pod.name, pod.endpoint, error="pod is terminating")
+        return MemberView(pod.name, pod.endpoint, error="pod is terminating", image_release=pod.release)
     try:
         status = etcd_api.status(pod.endpoint, timeout)
         members = etcd_api.member_list(pod.endpoint, timeout)
     except etcd_api.EtcdError as err:
-        return MemberView(pod.name, pod.endpoint, error=str(err).split(": ", 1)[-1][:200])
+        return MemberView(pod.name, pod.endpoint, error=str(err).split(": ", 1)[-1][:200], image_release=pod.release)
     listed = tuple(sorted((m.id, m.name, m.is_learner) for m in members))
     urls = tuple(sorted({url for m in members for url in m.peer_urls}))
     return MemberView(
-        pod.name, pod.endpoint, status.member_id, status.cluster_id, status.leader, status.is_learner, listed, "", urls
+        pod.name, pod.endpoint, status.member_id, status.cluster_id, status.leader, status.is_learner, listed, "", urls,
+        pod.release, status.version,
     )
 
 

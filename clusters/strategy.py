@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
 
 from clusters.manifests import ManifestError, Manifests, load
 
@@ -27,6 +29,12 @@ class KnownFailure:
     # The failure depends on a race (which raft message reaches a restarted
     # member first, say): a pass is as expected as a failure for ``reason``.
     sometimes: bool = False
+    # The etcd releases it holds for, as a version specifier (">=3.5.0,<3.5.3"): a
+    # bug of some releases, or a flag only some accept. None: every release.
+    etcd: str | None = None
+
+    def holds_for(self, etcd_version: str) -> bool:
+        return self.etcd is None or Version(etcd_version) in SpecifierSet(self.etcd)
 
 
 @dataclass(frozen=True)
@@ -35,7 +43,7 @@ class Strategy:
     description: str
     directory: Path
     manifests: Manifests
-    known_failures: dict[str, KnownFailure] = field(default_factory=dict)
+    known_failures: dict[str, tuple[KnownFailure, ...]] = field(default_factory=dict)  # fault key -> its entries
 
     @property
     def pod_names(self) -> list[str]:
@@ -43,11 +51,12 @@ class Strategy:
         sts = self.manifests.statefulset
         return [f"{sts.name}-{i}" for i in range(sts.replicas)]
 
-    def expected(self, *keys: str) -> KnownFailure | None:
-        """The declared failure for the first key declared: a test id (``partition-leader``), then a name."""
+    def expected(self, *keys: str, etcd_version: str) -> KnownFailure | None:
+        """The declared failure for the first key declared for this etcd release: a test id (``partition-leader``), then a name."""
         for key in keys:
-            if key in self.known_failures:
-                return self.known_failures[key]
+            for known in self.known_failures.get(key, ()):
+                if known.holds_for(etcd_version):
+                    return known
         return None
 
 
@@ -76,25 +85,38 @@ def load_strategy(directory: Path) -> Strategy:
         raise ManifestError(f"{meta_path}: unknown fields {sorted(unknown)}; allowed: name, description, known_failures")
     declared = meta.get("known_failures") or {}
     if not isinstance(declared, dict):
-        raise ManifestError(f"{meta_path}: known_failures must be a mapping of fault -> {{reason, why, sometimes}}")
-    failures = {str(fault): _known_failure(meta_path, str(fault), entry) for fault, entry in declared.items()}
+        raise ManifestError(f"{meta_path}: known_failures must be a mapping of fault -> {{reason, why, sometimes, etcd}}")
+    failures = {str(fault): _known_failures(meta_path, str(fault), entry) for fault, entry in declared.items()}
     return Strategy(meta["name"], " ".join(meta["description"].split()), directory, load(directory), failures)
 
 
-def _known_failure(meta_path: Path, fault: str, entry: object) -> KnownFailure:
-    where = f"{meta_path}: known_failures.{fault}"
+def _known_failures(meta_path: Path, fault: str, entry: object) -> tuple[KnownFailure, ...]:
+    """One entry, or a list of them for different etcd releases (the first that holds for a release is its declaration)."""
+    if isinstance(entry, list) and entry:
+        return tuple(_known_failure(f"{meta_path}: known_failures.{fault}[{i}]", each) for i, each in enumerate(entry))
+    return (_known_failure(f"{meta_path}: known_failures.{fault}", entry),)
+
+
+def _known_failure(where: str, entry: object) -> KnownFailure:
     if not isinstance(entry, dict):
-        raise ManifestError(f"{where} must be a mapping with reason, why and optionally sometimes")
-    unknown = set(entry) - {"reason", "why", "sometimes"}
+        raise ManifestError(f"{where} must be a mapping with reason, why and optionally sometimes and etcd (or a list of such)")
+    unknown = set(entry) - {"reason", "why", "sometimes", "etcd"}
     if unknown:
-        raise ManifestError(f"{where}: unknown fields {sorted(unknown)}; allowed: reason, why, sometimes")
+        raise ManifestError(f"{where}: unknown fields {sorted(unknown)}; allowed: reason, why, sometimes, etcd")
     for key in ("reason", "why"):
         if not isinstance(entry.get(key), str) or not entry[key].strip():
             raise ManifestError(f"{where}.{key} is required, as text")
     sometimes = entry.get("sometimes", False)
     if not isinstance(sometimes, bool):
         raise ManifestError(f"{where}.sometimes must be true or false, not {sometimes!r}")
-    return KnownFailure(entry["reason"].strip(), " ".join(entry["why"].split()), sometimes)
+    etcd = entry.get("etcd")
+    if etcd is not None:
+        try:
+            SpecifierSet(str(etcd))
+        except InvalidSpecifier:
+            raise ManifestError(f"{where}.etcd {etcd!r} is no version range; write one like '>=3.5.0,<3.5.3' or '>=3.6'") from None
+        etcd = str(etcd)
+    return KnownFailure(entry["reason"].strip(), " ".join(entry["why"].split()), sometimes, etcd)
 
 
 def discover(extra_paths: list[Path] | None = None) -> dict[str, Strategy]:

@@ -94,6 +94,9 @@ class Fault(abc.ABC):
     # Whether it acts on a node, which every scenario with pods there shares (a cordon, a power loss):
     # side by side with others, such a scenario needs nodes of its own (harness/lanes.py).
     touches_nodes: ClassVar[bool] = False
+    # Whether the matrix runs it when no --fault is given, and a ``random`` step may draw it:
+    # not a fault that needs a target only the user can choose.
+    in_default_matrix: ClassVar[bool] = True
 
     def __init__(self, target: str | None = None) -> None:
         self.target = target or self.default_target
@@ -107,6 +110,11 @@ class Fault(abc.ABC):
     @property
     def spec(self) -> str:
         return f"{self.name}:{self.target}"
+
+    @property
+    def etcd_versions(self) -> tuple[str, ...]:
+        """etcd releases this fault moves the members to: their images must exist before the run."""
+        return ()
 
     def unavailable(self, cluster: Cluster) -> str | None:
         """One line saying why this fault cannot run on ``cluster``, or None when it can."""

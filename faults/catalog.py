@@ -19,7 +19,7 @@ from faults.pod_faults import (
     PodDelete,
     SimultaneousRebuild,
 )
-from faults.rollout_faults import RollingRestart, Scale
+from faults.rollout_faults import RollingRestart, RollingUpgrade, Scale
 
 CATALOG: dict[str, type[Fault]] = {
     cls.name: cls
@@ -38,16 +38,17 @@ CATALOG: dict[str, type[Fault]] = {
         Latency,
         DnsStale,
         RollingRestart,
+        RollingUpgrade,
         Scale,
     )
 }
 
 # What the matrix runs when no --fault is given: every fault at its default
 # target, and the partition that cuts the leader off from the majority.
-DEFAULT_MATRIX: tuple[str, ...] = (*sorted(CATALOG), "partition:leader")
+DEFAULT_MATRIX: tuple[str, ...] = (*sorted(n for n, cls in CATALOG.items() if cls.in_default_matrix), "partition:leader")
 
-# Drawn by the ``random`` schedule step: every fault.
-RANDOM_POOL: list[type[Fault]] = [cls for _, cls in sorted(CATALOG.items())]
+# Drawn by the ``random`` schedule step: every fault of the default matrix.
+RANDOM_POOL: list[type[Fault]] = [cls for _, cls in sorted(CATALOG.items()) if cls.in_default_matrix]
 
 
 def make(spec: str) -> Fault:

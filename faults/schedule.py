@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from faults.base import Fault, FaultError
 from faults.catalog import RANDOM_POOL, make
 
-_STEP = re.compile(r"^(?P<fault>[a-z][a-z0-9-]*)(?::(?P<target>[A-Za-z0-9,-]+))?(?:\*(?P<times>\d+))?$")
+_STEP = re.compile(r"^(?P<fault>[a-z][a-z0-9-]*)(?::(?P<target>[A-Za-z0-9,.>-]+))?(?:\*(?P<times>\d+))?$")
 RANDOM = "random"
 
 
@@ -50,6 +50,11 @@ class Schedule:
     def touches_nodes(self) -> bool:
         """Whether a step acts on a node, so that side by side with other scenarios it needs nodes of its own."""
         return any(fault.touches_nodes for fault in self.faults())
+
+    @property
+    def etcd_versions(self) -> tuple[str, ...]:
+        """The etcd releases its steps move members to (a rolling upgrade's), besides the one the cluster starts on."""
+        return tuple(dict.fromkeys(v for fault in self.faults() for v in fault.etcd_versions))
 
     def faults(self) -> list[Fault]:
         """Fresh fault objects: a fault keeps state between its inject and heal."""

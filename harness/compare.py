@@ -64,7 +64,7 @@ def _cells_word(count: int) -> str:
 
 
 def _cells(records: list[dict[str, Any]]) -> dict[Key, Cell]:
-    return {(c.strategy, c.fault): c for c in grid(records).cells()}
+    return {(c.strategy, c.column): c for c in grid(records).cells()}
 
 
 def compare(base: list[dict[str, Any]], other: list[dict[str, Any]]) -> Comparison:

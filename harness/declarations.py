@@ -49,7 +49,7 @@ def _suggest(word: str, choices: list[str]) -> str:
 def check(strategy: Strategy) -> None:
     """Raise DeclarationError for the first declaration of ``strategy`` that can never match."""
     where = strategy.directory / "strategy.yaml"
-    for key, known in strategy.known_failures.items():
+    for key, entries in strategy.known_failures.items():
         named = _faults_named(key)
         if named is None:
             raise DeclarationError(
@@ -58,8 +58,9 @@ def check(strategy: Strategy) -> None:
             )
         for problem in filter(None, (fault.target_problem(strategy.pod_names) for fault in named)):
             raise DeclarationError(f"{where}: known_failures.{key}: {strategy.name} {problem}")
-        if known.reason not in REASONS:
-            raise DeclarationError(
-                f"{where}: known_failures.{key}.reason {known.reason!r} is no reason the checks give"
-                f"{_suggest(known.reason, list(REASONS))}; reasons: {', '.join(REASONS)}"
-            )
+        for known in entries:
+            if known.reason not in REASONS:
+                raise DeclarationError(
+                    f"{where}: known_failures.{key}.reason {known.reason!r} is no reason the checks give"
+                    f"{_suggest(known.reason, list(REASONS))}; reasons: {', '.join(REASONS)}"
+                )

@@ -109,6 +109,22 @@ class History:
         self.events = [dataclasses.replace(e, time=e.time + by) for e in self.events]
         self.snapshots = [dataclasses.replace(s, time=s.time + by) for s in self.snapshots]
 
+    def member_releases(self) -> dict[str, list[tuple[float, str]]]:
+        """Each member's etcd release as it answered, with when each began: a mixed-release cluster during an upgrade.
+
+        The release is what the member itself reports (Maintenance/Status,
+        the server version /version gives), or, before it first answers,
+        what its pod's image holds. Only changes are kept.
+        """
+        seen: dict[str, list[tuple[float, str]]] = {}
+        for snapshot in self.snapshots:
+            for view in snapshot.views:
+                release = view.version or view.image_release
+                runs = seen.setdefault(view.pod, [])
+                if release and (not runs or runs[-1][1] != release) and (view.version or not runs):
+                    runs.append((snapshot.time, release))
+        return {pod: runs for pod, runs in sorted(seen.items()) if runs}
+
     def reclassify(self) -> list[str]:
         """Mark ``unknown`` every failed call whose message says it may have taken effect; one line for each.
 
@@ -132,6 +148,15 @@ class History:
     @property
     def ended(self) -> float:
         return float(self.meta["ended"])
+
+    @property
+    def traffic_ended(self) -> float:
+        """When the clients stopped: no commit can come after it, so no outage is measured past it.
+
+        The final reads of every store come after, and take seconds on a
+        loaded machine; a history from before the time was kept ends there.
+        """
+        return float(self.meta.get("traffic_stopped_at", self.meta["ended"]))
 
     @property
     def healed(self) -> float:

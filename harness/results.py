@@ -104,11 +104,16 @@ def differences(records: list[dict[str, Any]]) -> str:
 
 @dataclass(frozen=True)
 class Cell:
-    """The runs of one strategy through one fault (none: that pair did not run)."""
+    """The runs of one strategy through one fault on one etcd release (none: that did not run)."""
 
     strategy: str
     fault: str
     records: tuple[dict[str, Any], ...]
+    column: str = ""  # its column's label: the fault, with the release when records hold several
+
+    @property
+    def label(self) -> str:
+        return f"{self.strategy} × {self.column or self.fault}"
 
     @property
     def text(self) -> str:
@@ -134,9 +139,9 @@ class Cell:
 
 @dataclass(frozen=True)
 class Grid:
-    """Rows of strategies, columns of faults, both sorted."""
+    """Rows of strategies, columns of faults (grouped by etcd release when there are several), sorted."""
 
-    faults: list[str]
+    columns: list[str]
     rows: list[tuple[str, list[Cell]]]
 
     def cells(self) -> list[Cell]:
@@ -144,23 +149,37 @@ class Grid:
         return [c for _, row in self.rows for c in row if c.records]
 
 
+def _release_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
+
+
 def grid(records: list[dict[str, Any]]) -> Grid:
-    """Group records by (strategy, fault), keeping each cell's runs in the order they ran."""
-    faults = sorted({r["fault"] for r in records})
-    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    """Group records by (strategy, fault, etcd release), keeping each cell's runs in the order they ran.
+
+    With one release the columns are the faults, as they always were; with
+    several, each release is a group of columns, oldest first, and a column
+    reads ``pod-delete @ etcd 3.6.16``.
+    """
+    releases = sorted({r.get("etcd_version", "") for r in records}, key=_release_key)
+    columns = [(v, f) for v in releases for f in sorted({r["fault"] for r in records if r.get("etcd_version", "") == v})]
+
+    def label(version: str, fault: str) -> str:
+        return f"{fault} @ etcd {version}" if len(releases) > 1 else fault
+
+    grouped: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for r in records:
-        grouped.setdefault((r["strategy"], r["fault"]), []).append(r)
+        grouped.setdefault((r["strategy"], r.get("etcd_version", ""), r["fault"]), []).append(r)
     rows = [
-        (s, [Cell(s, f, tuple(grouped.get((s, f), ()))) for f in faults])
+        (s, [Cell(s, f, tuple(grouped.get((s, v, f), ())), label(v, f)) for v, f in columns])
         for s in sorted({r["strategy"] for r in records})
     ]
-    return Grid(faults, rows)
+    return Grid([label(v, f) for v, f in columns], rows)
 
 
 def table(records: list[dict[str, Any]]) -> list[list[str]]:
     """The matrix as text cells, header row first: what both the terminal and Markdown show."""
     g = grid(records)
-    return [[HEADER, *g.faults], *([strategy, *(c.text for c in row)] for strategy, row in g.rows)]
+    return [[HEADER, *g.columns], *([strategy, *(c.text for c in row)] for strategy, row in g.rows)]
 
 
 def matrix(records: list[dict[str, Any]]) -> list[str]:

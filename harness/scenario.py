@@ -22,6 +22,14 @@ from harness.history import CLOCK, OUTCOMES, FaultWindow, History, Operation
 from harness.workload import Workload, WorkloadSpec
 
 
+# The last look at the cluster, which decides whether it stayed whole, waits for an answer as long as
+# etcdctl's own command timeout. The polls before it give up after 0.5 s so that one slow member does not
+# slow the others' sampling; at the end, a member that just rejoined and is applying its backlog on a
+# loaded machine took 2 s to answer, and a 0.5 s look called it gone (not-recovered) although it had
+# been answering, whole, for seconds.
+FINAL_VIEW_TIMEOUT = 5.0
+
+
 @dataclass(frozen=True)
 class Timing:
     """How long each phase may take; documented as pytest options."""
@@ -68,6 +76,10 @@ class ScenarioResult:
             "declared": dataclasses.asdict(self.known) if self.known else None,
             **self.verdict.summary(self.history.started if self.history else 0.0),
             "operations": len(self.history.operations) if self.history else 0,
+            "member_releases": {
+                pod: [[round(t, 3), release] for t, release in runs]
+                for pod, runs in (self.history.member_releases() if self.history else {}).items()
+            },
             "duration_s": round(self.duration_s, 3),
             "report": str(self.report_dir) if self.report_dir else None,
         }
@@ -155,7 +167,7 @@ def run(
     """
     began = time.monotonic()
     strategy = cluster.strategy
-    known = strategy.expected(*schedule.declared_keys)
+    known = strategy.expected(*schedule.declared_keys, etcd_version=cluster.etcd_version)
     history = History(
         meta={
             "strategy": strategy.name,
@@ -178,12 +190,12 @@ def run(
         observe.wait_healthy(cluster, timing.start_timeout)
     except observe.NotHealthy as err:
         # Judged and reported like any run, so the matrix and the report say why, pod by pod.
-        history.meta["not_started"] = {"summary": err.summary, "pods": err.pods, "explained": str(err)}
+        history.meta["not_started"] = {"summary": err.summary, "pods": err.pods, "explained": str(err), "logs": err.logs}
     else:
         history.meta["healthy_at"] = time.monotonic() - began  # phase boundaries, for benchmarks/matrix.py
         history.operations = _traffic_and_faults(cluster, schedule, seed, timing, workload_spec, history)
         history.meta["traffic_stopped_at"] = time.monotonic() - began
-    history.snapshots.append(observe.snapshot(cluster))
+    history.snapshots.append(observe.snapshot(cluster, timeout=FINAL_VIEW_TIMEOUT))
     history.stores = observe.stores(cluster)
     history.events = cluster.events.since(began)
     history.logs = cluster.logs()

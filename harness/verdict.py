@@ -78,6 +78,7 @@ class Verdict:
     one_cluster: list[Finding] = field(default_factory=list)
     regressions: list[Regression] = field(default_factory=list)
     not_started: list[str] = field(default_factory=list)  # why the new cluster never became whole, pod by pod
+    release: str = ""  # " on etcd 3.6.16" where the run says which release it started: a refusal names it
 
     @property
     def max_write_outage_s(self) -> float:
@@ -128,7 +129,7 @@ class Verdict:
         """(reason, sentence) candidates in the order a reader should see them; each computed only when asked."""
         alarm_lines = {a.label: f"{a.pod}: {a.line}" for a in reversed(self.alarms)}
         kinds = {f.kind: f.text for f in reversed(self.one_cluster)}
-        yield "not-started", f"the cluster never became whole: {self.not_started[0]}" if self.not_started else ""
+        yield "not-started", f"the cluster never became whole{self.release}: {self.not_started[0]}" if self.not_started else ""
         yield "split-brain", kinds.get(SPLIT) or alarm_lines.get("cluster-id-mismatch", "")
         lost = self.lost_writes
         yield "lost-writes", f"{len(lost)} acknowledged writes lost, e.g. {lost[0].describe(started)}" if lost else ""
@@ -212,7 +213,7 @@ def judge(history: History, outage_budget: float, search_budget: int = DEFAULT_S
         or UNREADABLE in kinds
         or bool(undecided),
     }
-    not_started = list(history.meta.get("not_started", {}).get("pods", ()))
+    not_started = _not_started(history.meta)
     failed["not-started"] = "not_started" in history.meta
     if failed["not-started"]:
         # No traffic, no fault: only what explains the start means anything.
@@ -238,4 +239,15 @@ def judge(history: History, outage_budget: float, search_budget: int = DEFAULT_S
         one_cluster=one,
         regressions=regressions,
         not_started=not_started,
+        release=f" on etcd {history.meta['etcd_version']}" if history.meta.get("etcd_version") else "",
     )
+
+
+def _not_started(meta: dict[str, Any]) -> list[str]:
+    """Each pod's line, ending with the last line its etcd printed: etcd's own reason (``unknown flag --nme``)."""
+    about = meta.get("not_started", {})
+    logs = about.get("logs") or {}
+    return [
+        f"{line} {logs[pod][-1]}" if logs.get(pod := line.split(":", 1)[0]) else line
+        for line in about.get("pods", ())
+    ]

@@ -10,7 +10,7 @@ What the pytest plugin calls, in this order::
     found = preflight.problems()                # every lack at once (inotify, root for the routes too): fail with them
     kind = KindCluster(workdir, progress=print) # the kubeconfig goes to workdir; name defaults to etcd-chaos
     kind.up(reuse=...)                          # create from config.yaml, or take the running one and keep it
-    kind.load_image(build.strategy_image(etcd_bin, build.etcd_version(etcd_bin), print))
+    kind.load_image(build.strategy_image(etcd_bin, release, print))  # for each etcd release the run needs
     kind.route_pods()                           # the harness's clients reach pods at their own IPs
     Backend("kind", Api(kind.kubeconfig), kind.driver)
     ...

@@ -124,7 +124,8 @@ class KindCluster:
         """``docker build`` the strategy image from its one description, then load it into every node."""
         with tempfile.TemporaryDirectory(prefix="etcd-chaos-image-") as context:
             images.write_build_context(image, Path(context))
-            self._run(["docker", "build", "--tag", image.name, context], IMAGE_TIMEOUT)
+            release = image.name.rsplit(":", 1)[1]
+            self._run(["docker", "build", "--tag", image.name, "--build-arg", f"ETCD_VERSION={release}", context], IMAGE_TIMEOUT)
         self._run(["kind", "load", "docker-image", image.name, "--name", self.name], IMAGE_TIMEOUT)
         self.progress(f"kind: {image.name} loaded into every node")
 

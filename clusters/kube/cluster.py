@@ -21,7 +21,7 @@ from typing import Any
 
 from clusters.backend import Cluster, ContainerStatus, EvictionBlocked, PodInfo, Unsupported
 from clusters.events import EventLog
-from clusters.kube import apply, owner, placement
+from clusters.kube import apply, etcd_image, owner, placement
 from clusters.kube import pods as podview
 from clusters.kube.api import Api, ApiError
 from clusters.kube.driver import NODE_CAPABILITIES, DriverError, NodeDriver
@@ -65,7 +65,7 @@ class KubeCluster(Cluster):
         self.api.call(self.api.core.create_namespace, owner.namespace(self.namespace))
         self.events.record("cluster-created", strategy=self.strategy.name, replicas=self.replicas, namespace=self.namespace)
         self.watch.start()
-        documents = list(self.strategy.manifests.documents)
+        documents = [etcd_image.at_release(d, self.etcd_version) for d in self.strategy.manifests.documents]
         if self.replicas != self.sts.replicas:
             documents = [_with_replicas(d, self.sts.name, self.replicas) for d in documents]
         if self.nodes is not None:
@@ -185,6 +185,16 @@ class KubeCluster(Cluster):
         patch = {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": now}}}}}
         self.api.call(self.api.apps.patch_namespaced_stateful_set, self.sts.name, self.namespace, patch)
         self.events.record("rollout-restart", None)
+
+    def change_etcd_release(self, release: str) -> None:
+        """The StatefulSet's etcd image moved to another release, as an operator's upgrade edits it."""
+        sts = self.api.raw(self.api.apps.read_namespaced_stateful_set, self.sts.name, self.namespace)
+        containers = etcd_image.release_patch(sts["spec"]["template"]["spec"], release)
+        if not containers:
+            raise Unsupported(f"no container of StatefulSet {self.sts.name} runs the {etcd_image.REPOSITORY} image")
+        patch = {"spec": {"template": {"spec": containers}}}
+        self.api.call(self.api.apps.patch_namespaced_stateful_set, self.sts.name, self.namespace, patch)
+        self.events.record("etcd-release-changed", None, release=release)
 
     def rollout_complete(self) -> bool:
         """``kubectl rollout status``: the controller saw the new revision and every replica runs it, ready."""

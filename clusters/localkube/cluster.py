@@ -147,15 +147,19 @@ class Running:
 
 
 def attach(tools: build.Toolset) -> Running | None:
-    """The cluster ``etcd-chaos cluster up`` left running, if every process it started still runs."""
+    """The cluster ``etcd-chaos cluster up`` left running, if every process it started still runs, with every image of ``tools``."""
     stale = Record.load(Layout.of(1).record)
     if stale is None or not stale.processes or not all(p.alive() for p in stale.processes):
         return None
     root = Layout.of(stale.nodes)
     try:
-        return Running(root, tools, Kubectl(tools, root.kubeconfig)) if _api_ready(root) else None
+        if not _api_ready(root):
+            return None
     except OSError:
         return None
+    for each in root.nodes:
+        node.import_images(each, tools, missing_only=True)
+    return Running(root, tools, Kubectl(tools, root.kubeconfig))
 
 
 def starting() -> AbstractContextManager[None]:

@@ -5,7 +5,8 @@ lines, and k8s.io/kubernetes has one for each staging module (``k8s.io/api =>
 ./staging/src/k8s.io/api``). So every program is built the same way: a
 throwaway main module requires the program's module and repeats its replace
 lines, with each replacement inside the module (a relative path) taken from
-the proxy instead, where Kubernetes publishes its staging modules as v0.X.Y.
+the proxy instead, where Kubernetes publishes its staging modules as v0.X.Y
+(and etcd its sibling modules at the release's own version).
 Built binaries go to a cache keyed by module version; a later build finds
 them and returns at once.
 """
@@ -15,11 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from clusters.localkube import versions
@@ -35,16 +37,28 @@ class GoModule:
 
     path: str
     version: str
-    programs: tuple[str, ...]  # package paths; a binary is named after the last element
+    programs: tuple[str, ...]  # package paths; a binary is named as `go build` names it (command_name), unless renamed
     relative_replaces: str | None = None  # version of the proxy's modules that stand in for ./ replacements
     version_variables: tuple[str, ...] = ()  # Go variables the release build sets to the version (-X)
+    also_required: tuple[str, ...] = ()  # further modules, at the same version, that hold some of the programs
+    renamed: dict[str, str] = field(default_factory=dict, hash=False)  # package path -> binary name
+    label: str | None = None  # the cache key's name instead of the path's command_name (etcd's would be "server")
 
     @property
     def key(self) -> str:
-        return f"{self.path.rsplit('/', 1)[-1]}-{self.version}"
+        return f"{self.label or command_name(self.path)}-{self.version}"
+
+    def binary(self, program: str) -> str:
+        return self.renamed.get(program) or command_name(program)
 
     def binaries(self) -> list[str]:
-        return [program.rsplit("/", 1)[-1] for program in self.programs]
+        return [self.binary(program) for program in self.programs]
+
+
+def command_name(path: str) -> str:
+    """The name `go build` gives a program: the path's last element, or the one before a major version (``.../etcdctl/v3``)."""
+    parent, _, last = path.rpartition("/")
+    return parent.rpartition("/")[2] if parent and re.fullmatch(r"v[0-9]+", last) and int(last[1:]) >= 2 else last
 
 
 KUBERNETES = GoModule(
@@ -79,14 +93,29 @@ def _go(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: 
     return done.stdout
 
 
+def can_have(path: str, version: str) -> bool:
+    """Whether a module ``path`` can be at ``version``: from v2 on, Go wants the major version as the path's end."""
+    major = int(version.lstrip("v").split(".")[0])
+    return path.endswith(f"/v{major}") if major >= 2 else re.search(r"/v[0-9]+$", path) is None
+
+
 def replace_arguments(module: GoModule, replaces: list[dict]) -> list[str]:
-    """``go mod edit`` arguments that repeat ``module``'s replace lines (``go mod edit -json``'s ``Replace``)."""
+    """``go mod edit`` arguments that repeat ``module``'s replace lines (``go mod edit -json``'s ``Replace``).
+
+    A path replaced by one inside the module that cannot be at the proxy's
+    version is left out: at v3.x, etcd's ``go.etcd.io/etcd =>
+    ./FORBIDDEN_DEPENDENCY`` names no module (it only forbids depending on
+    it), and its ``go.etcd.io/etcd/client/v2`` is published as v2.305.x,
+    which the module's own requirement already names.
+    """
     arguments = []
     for replace in replaces:
         old, new = replace["Old"], replace["New"]
         if new["Path"].startswith("."):
             if module.relative_replaces is None:
                 raise BuildError(f"{module.path}@{module.version} replaces {old['Path']} by a path inside it")
+            if not can_have(old["Path"], module.relative_replaces):
+                continue
             target = f"{old['Path']}@{module.relative_replaces}"
         else:
             target = new["Path"] + (f"@{new['Version']}" if new.get("Version") else "")
@@ -101,13 +130,14 @@ def _module_replaces(module: GoModule, workdir: Path) -> list[dict]:
 
 
 def _prepare(module: GoModule, workdir: Path) -> None:
-    """The throwaway main module: requires ``module``, repeats its replaces, imports its programs."""
+    """The throwaway main module: requires ``module`` (and its also-required ones), repeats its replaces, imports its programs."""
     if (workdir / "go.sum").exists():
         return
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     _go(["mod", "init", "etcd-chaos.build/" + module.key.replace(".", "-")], workdir)
-    _go(["mod", "edit", f"-require={module.path}@{module.version}", *replace_arguments(module, _module_replaces(module, workdir))], workdir)
+    requires = [f"-require={path}@{module.version}" for path in (module.path, *module.also_required)]
+    _go(["mod", "edit", *requires, *replace_arguments(module, _module_replaces(module, workdir))], workdir)
     imports = "\n".join(f'\t_ "{program}"' for program in module.programs)
     (workdir / "programs.go").write_text(f"//go:build programs\n\npackage programs\n\nimport (\n{imports}\n)\n")
     _go(["mod", "tidy"], workdir)
@@ -137,7 +167,7 @@ def build(module: GoModule, cache: Path, progress: Progress) -> Path:
     bin_dir.mkdir(parents=True, exist_ok=True)
     stamp.unlink(missing_ok=True)
     for program in module.programs:
-        name = program.rsplit("/", 1)[-1]
+        name = module.binary(program)
         if name not in missing:
             continue
         progress(f"{module.key}: building {name}")

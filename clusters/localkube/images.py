@@ -87,9 +87,11 @@ def strategy_image(etcd_bin_dir: Path, etcd_version: str, busybox: Path, getent:
 
     busybox has no getent, and the scripts that follow Bitnami's (written for
     a glibc image) resolve the headless Service with ``getent ahosts``.
+    etcdutl came with 3.5: an older release's image has none.
     """
     files = {"bin/busybox": busybox, "usr/local/bin/getent": getent}
-    files.update({f"usr/local/bin/{tool}": etcd_bin_dir / tool for tool in ("etcd", "etcdctl", "etcdutl")})
+    tools = ("etcd", "etcdctl", *(("etcdutl",) if (etcd_bin_dir / "etcdutl").exists() else ()))
+    files.update({f"usr/local/bin/{tool}": etcd_bin_dir / tool for tool in tools})
     return Image(
         fully_qualified(f"etcd-chaos/etcd:{etcd_version}"),
         files=files,

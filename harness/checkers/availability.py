@@ -56,14 +56,16 @@ def disrupted_from(history: History) -> float:
 
 
 def outage_gaps(history: History, start: float | None = None) -> list[tuple[float, float]]:
-    """Every stretch without a commit, from ``start`` (default: the first fault) to the end, longest first.
+    """Every stretch without a commit, from ``start`` (default: the first fault) to the end of traffic, longest first.
 
-    Measured between completions, and from ``start`` and to the scenario's
-    end, so a cluster that never commits again shows the whole remaining time.
+    Measured between completions, and from ``start`` and to the moment the
+    clients stopped, so a cluster that never commits again shows the whole
+    remaining time, and the final reads after the traffic count for nothing.
     """
     start = disrupted_from(history) if start is None else start
-    marks = sorted(op.complete for op in history.operations if proves_quorum(op) and op.complete and op.complete >= start)
-    points = [start, *marks, history.ended]
+    end = history.traffic_ended
+    marks = sorted(op.complete for op in history.operations if proves_quorum(op) and op.complete and start <= op.complete <= end)
+    points = [start, *marks, end]
     return sorted(itertools.pairwise(points), key=lambda gap: gap[0] - gap[1])
 
 
@@ -152,7 +154,7 @@ def availability(history: History) -> Availability:
     """The quorum fraction is over the whole run, from the first call: a window that began at the
     fault would make a short fault's one-second election look like half the time lost."""
     start = min((op.invoke for op in history.operations), default=history.started)
-    span = history.ended - start
+    span = history.traffic_ended - start
     down = sum(b - a for a, b in outage_gaps(history, start) if b - a > OUTAGE_GAP)
     return Availability(
         quorum_fraction=1.0 if span <= 0 else max(0.0, 1.0 - down / span),

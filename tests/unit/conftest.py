@@ -178,6 +178,10 @@ class FakeCluster(Cluster):
     def rollout_restart(self) -> None:
         self.calls.append(("rollout_restart",))
 
+    def change_etcd_release(self, release: str) -> None:
+        self.calls.append(("change_etcd_release", release))
+        self.etcd_version = release
+
     def rollout_complete(self) -> bool:
         self.calls.append(("rollout_complete",))
         return not self.stuck and self.calls.count(("rollout_complete",)) >= self.rollout_polls

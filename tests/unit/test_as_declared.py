@@ -58,7 +58,7 @@ def test_pytest_agrees_with_the_matrix(verdict, known, outcome):
 
 
 def test_the_record_keeps_the_declaration():
-    assert result(PANIC, SOMETIMES).record()["declared"] == {"reason": "panic", "why": "a race", "sometimes": True}
+    assert result(PANIC, SOMETIMES).record()["declared"] == {"reason": "panic", "why": "a race", "sometimes": True, "etcd": None}
     assert result(PASS, None).record()["declared"] is None
 
 

@@ -71,6 +71,15 @@ def test_a_cluster_that_never_commits_again_is_out_until_the_end():
     assert max_write_outage(h) == pytest.approx(20.0)
 
 
+def test_the_final_reads_after_the_traffic_are_no_outage():
+    """The clients stop, then every store is read: on a loaded machine that took 5.9 s, and was judged quorum-lost."""
+    h = history(faults=[fault(10, 11)], operations=[committed(12), committed(23.9)])
+    h.meta["traffic_stopped_at"] = START + 24.0
+    assert outage_gaps(h)[0] == (START + 12, START + 23.9)
+    assert max_write_outage(h) == pytest.approx(11.9)
+    assert availability(h).quorum_fraction == pytest.approx(1 - 11.9 / 12.5)
+
+
 def test_quorum_fraction_counts_only_gaps_longer_than_the_outage_gap():
     assert OUTAGE_GAP == 1.0
     # From the first call at 10.5 s: gaps of 0.5, 0.5, 3.5, 0.5, 13.5 and 1.0 s; only 3.5 + 13.5 s are down.

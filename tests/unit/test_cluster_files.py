@@ -103,6 +103,6 @@ def test_hadolint_refuses_a_misspelt_instruction(tmp_path: Path) -> None:
 
 
 def test_hadolint_refuses_an_instruction_before_from(tmp_path: Path) -> None:
-    result = hadolint(broken_dockerfile(tmp_path, "FROM scratch\nCOPY rootfs/ /\n", "COPY rootfs/ /\nFROM scratch\n"))
+    result = hadolint(broken_dockerfile(tmp_path, "FROM scratch\n", "COPY rootfs/ /\nFROM scratch\n"))
     assert result.returncode == 1
     assert "DL3061" in output(result), output(result)  # "Dockerfile must begin with `FROM`, `ARG` or comment"

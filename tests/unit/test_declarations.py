@@ -14,7 +14,7 @@ SHIPPED = discover([Path(__file__).parent.parent / "chaos" / "strategies"])
 
 
 def declaring(key: str, reason: str = "panic") -> Strategy:
-    return Strategy("mine", "d", Path("/s/mine"), SHIPPED["static-dns"].manifests, {key: KnownFailure(reason, "why")})
+    return Strategy("mine", "d", Path("/s/mine"), SHIPPED["static-dns"].manifests, {key: (KnownFailure(reason, "why"),)})
 
 
 @pytest.mark.parametrize(

@@ -139,7 +139,10 @@ def test_id_names_the_target_only_when_it_is_not_the_default(spec, fault_id):
     assert faults.make(spec).id == fault_id
 
 
-@pytest.mark.parametrize("name", sorted(CATALOG))
+DEFAULTS = sorted(name for name, cls in CATALOG.items() if cls.in_default_matrix)
+
+
+@pytest.mark.parametrize("name", DEFAULTS)
 def test_every_fault_by_its_bare_name(name):
     fault = faults.make(name)
     assert isinstance(fault, CATALOG[name])
@@ -147,7 +150,8 @@ def test_every_fault_by_its_bare_name(name):
 
 
 def test_default_matrix_entries_all_build():
-    assert [faults.make(spec).id for spec in faults.DEFAULT_MATRIX] == [*sorted(CATALOG), "partition-leader"]
+    assert [faults.make(spec).id for spec in faults.DEFAULT_MATRIX] == [*DEFAULTS, "partition-leader"]
+    assert sorted(set(CATALOG) - set(DEFAULTS)) == ["rolling-upgrade"], "only a fault whose target is the user's choice is left out"
 
 
 @pytest.mark.parametrize(
@@ -157,6 +161,11 @@ def test_default_matrix_entries_all_build():
         pytest.param("meteor:leader", r"unknown fault 'meteor'", id="unknown-with-target"),
         pytest.param("rolling-restart:leader", r"rolling-restart restarts every pod: it takes no target", id="restart"),
         pytest.param("scale:abc", r"scale takes the size to grow to, e.g. scale:5 \(got 'abc'\)", id="scale"),
+        pytest.param("rolling-upgrade", r"rolling-upgrade takes FROM->TO, e.g. rolling-upgrade:3.5.1->3.6.16", id="upgrade-bare"),
+        pytest.param("rolling-upgrade:3.5.1->3.6", r"etcd version '3.6': expected MAJOR.MINOR.PATCH", id="upgrade-not-a-release"),
+        pytest.param("rolling-upgrade:3.4.23->3.6.16", r"one minor release at a time; go through 3.5 first", id="upgrade-skips-a-minor"),
+        pytest.param("rolling-upgrade:3.6.16->3.4.23", r"one minor release at a time; go through 3.5 first", id="downgrade-skips-a-minor"),
+        pytest.param("rolling-upgrade:3.5.1->3.5.1", r"the same release twice", id="upgrade-to-itself"),
     ],
 )
 def test_make_refuses(spec, message):
@@ -252,11 +261,11 @@ def test_several_pods_are_deleted_in_one_call(make_cluster, make_context, spec, 
     assert names == hit and len(set(names)) == 2
 
 
-@pytest.mark.parametrize("name", sorted(CATALOG))
-def test_heal_without_inject_touches_nothing(make_cluster, make_context, name):
+@pytest.mark.parametrize("spec", [*DEFAULTS, "rolling-upgrade:3.5.1->3.6.16"])
+def test_heal_without_inject_touches_nothing(make_cluster, make_context, spec):
     """After an inject that failed before hitting anything, heal must not act blindly."""
     cluster = make_cluster()
-    faults.make(name).heal(cluster, make_context())
+    faults.make(spec).heal(cluster, make_context())
     assert cluster.calls == []
 
 
@@ -278,6 +287,22 @@ def test_rolling_restart_waits_for_the_rollout(make_cluster, make_context):
     assert faults.make("rolling-restart").inject(cluster, context) == ["etcd-0", "etcd-1", "etcd-2"]
     assert cluster.calls == [("rollout_restart",), ("rollout_complete",), ("rollout_complete",)]
     assert [e.detail["action"] for e in context.events.since(0)] == ["rollout restart", "rollout complete"]
+
+
+def test_a_rolling_upgrade_moves_the_image_and_waits_for_the_rollout(make_cluster, make_context):
+    cluster, context = make_cluster(rollout_polls=2), make_context()
+    fault = faults.make("rolling-upgrade:v3.5.1->3.6.16")
+    assert (fault.id, fault.etcd_versions) == ("rolling-upgrade-v3.5.1->3.6.16", ("3.6.16",))
+    assert fault.unavailable(cluster) is None
+    assert fault.inject(cluster, context) == ["etcd-0", "etcd-1", "etcd-2"]
+    assert cluster.calls == [("change_etcd_release", "3.6.16"), ("rollout_complete",), ("rollout_complete",)]
+    assert [e.detail["action"] for e in context.events.since(0)] == ["etcd image 3.5.1 -> 3.6.16", "rollout complete"]
+    assert faults.schedule.outline("rolling-upgrade:3.5.1->3.6.16+pod-delete").etcd_versions == ("3.6.16",)
+
+
+def test_a_rolling_upgrade_runs_only_from_its_own_release(make_cluster):
+    reason = faults.make("rolling-upgrade:3.4.23->3.5.1").unavailable(make_cluster())
+    assert reason == "rolling-upgrade:3.4.23->3.5.1 starts from etcd 3.4.23; this cluster runs 3.5.1"
 
 
 @pytest.mark.parametrize(
@@ -306,7 +331,7 @@ def test_a_missing_capability_skips_the_fault_with_one_line(make_cluster, spec, 
 
 def test_faults_without_requirements_run_anywhere(make_cluster):
     cluster = make_cluster(capabilities=())
-    runnable = [name for name in sorted(CATALOG) if faults.make(name).unavailable(cluster) is None]
+    runnable = [name for name in DEFAULTS if faults.make(name).unavailable(cluster) is None]
     assert runnable == ["node-drain", "pod-delete", "rolling-restart", "scale", "simultaneous-rebuild"]  # the API's own
 
 

@@ -58,10 +58,11 @@ def test_image_rootfs_writes_the_build_context_without_the_kubernetes_build(
     monkeypatch.setattr(cli.build, "etcd_version", lambda etcd_bin: "3.5.1")
     out = tmp_path / "context"
     assert cli.main(["--etcd-bin-dir", str(light_inputs["etcd_bin"]), "image-rootfs", str(out)]) == 0
-    assert (out / "rootfs" / "bin" / "sh").readlink() == Path("busybox")
-    assert (out / "rootfs" / "usr" / "local" / "bin" / "getent").read_bytes() == b"binary getent"
-    assert "FROM scratch" in (out / "Dockerfile").read_text()
-    assert f"docker build -t docker.io/etcd-chaos/etcd:3.5.1 {out}" in capsys.readouterr().out
+    context = out / "3.5.1"
+    assert (context / "rootfs" / "bin" / "sh").readlink() == Path("busybox")
+    assert (context / "rootfs" / "usr" / "local" / "bin" / "getent").read_bytes() == b"binary getent"
+    assert "FROM scratch" in (context / "Dockerfile").read_text()
+    assert f"docker build -t docker.io/etcd-chaos/etcd:3.5.1 {context}" in capsys.readouterr().out
 
 
 def test_the_busybox_tree_does_not_replace_the_full_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

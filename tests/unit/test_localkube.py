@@ -158,9 +158,9 @@ def test_every_component_gets_the_identity_kubernetes_authorizers_expect(tmp_pat
 
 def _tools(tmp_path: Path) -> build.Toolset:
     names = {"pause": "docker.io/etcd-chaos/pause:1", "coredns": "docker.io/etcd-chaos/coredns:v1",
-             "strategy": "docker.io/etcd-chaos/etcd:3.5.1"}
+             "etcd 3.5.1": "docker.io/etcd-chaos/etcd:3.5.1"}
     return build.Toolset(tmp_path, tmp_path / "coredns", tmp_path / "crictl", tmp_path / "deb",
-                         tmp_path / "etcd", tmp_path / "getent", (), names)
+                         tmp_path / "etcd", tmp_path / "getent", {}, names)
 
 
 def test_node_configs_keep_each_node_to_its_own_runtime_network_and_cgroup(tmp_path: Path) -> None:

@@ -57,10 +57,29 @@ def test_matrix_rows_are_strategies_and_columns_faults():
     ]
 
 
+def test_several_etcd_releases_are_column_groups_oldest_first():
+    def on(version, strategy, fault, verdict="pass", reasons=()):
+        return {**rec(strategy, fault, verdict, reasons=reasons), "etcd_version": version}
+
+    records = [
+        on("3.6.16", "s", "pod-delete", "fail", ["not-recovered"]),
+        on("3.4.23", "s", "pod-delete"),
+        on("3.10.0", "s", "inplace-restart"),
+        on("3.4.23", "s", "inplace-restart"),
+    ]
+    g = grid(records)
+    assert g.columns == [
+        "inplace-restart @ etcd 3.4.23", "pod-delete @ etcd 3.4.23", "pod-delete @ etcd 3.6.16", "inplace-restart @ etcd 3.10.0",
+    ]
+    assert [c.text for c in g.rows[0][1]] == ["pass", "pass", "FAIL(not-recovered) !", "pass"]
+    assert g.cells()[2].label == "s × pod-delete @ etcd 3.6.16"
+    assert grid(records[1:2]).columns == ["pod-delete"], "one release: the columns are the faults alone"
+
+
 def test_grid_groups_runs_per_cell_in_the_order_they_ran():
     first, second = rec("b", "g", "fail", reasons=["panic"]), rec("b", "g")
     g = grid([rec("a", "h"), first, second])
-    assert g.faults == ["g", "h"]
+    assert g.columns == ["g", "h"]
     assert [(s, [c.records for c in row]) for s, row in g.rows] == [
         ("a", [(), (rec("a", "h"),)]),
         ("b", [(first, second), ()]),

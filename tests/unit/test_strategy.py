@@ -22,8 +22,24 @@ def test_load_strategy_reads_metadata_and_manifests(tmp_path, docs):
     s = load_strategy(write_strategy(tmp_path / "mine", docs, meta(known_failures=failures)))
     assert (s.name, s.description, s.directory) == ("mine", "one line", tmp_path / "mine")
     assert s.manifests.statefulset.name == "etcd"
-    assert s.expected("pod-delete") == KnownFailure("panic", "empty member")
-    assert s.expected("inplace-restart") is None
+    assert s.expected("pod-delete", etcd_version="3.5.1") == KnownFailure("panic", "empty member")
+    assert s.expected("inplace-restart", etcd_version="3.5.1") is None
+
+
+def test_a_declaration_holds_for_the_etcd_releases_it_names(tmp_path, docs):
+    failures = {
+        "node-down": [
+            {"reason": "diverged-member", "why": "etcd#13766", "sometimes": True, "etcd": ">=3.5.0,<3.5.3"},
+            {"reason": "not-recovered", "why": "a flag 3.6 refuses", "etcd": ">=3.6"},
+        ],
+        "pod-delete": {"reason": "panic", "why": "every release"},
+    }
+    s = load_strategy(write_strategy(tmp_path / "mine", docs, meta(known_failures=failures)))
+    assert s.expected("node-down", etcd_version="3.5.1").reason == "diverged-member"
+    assert s.expected("node-down", etcd_version="3.5.3") is None
+    assert s.expected("node-down", etcd_version="3.4.23") is None
+    assert s.expected("node-down", etcd_version="3.6.16").reason == "not-recovered"
+    assert s.expected("pod-delete", etcd_version="3.4.23").reason == "panic"
 
 
 @pytest.mark.parametrize(
@@ -42,9 +58,14 @@ def test_load_strategy_reads_metadata_and_manifests(tmp_path, docs):
          "known_failures.pod-delete.sometimes must be true or false, not 'false'"),
         (meta(known_failures={"pod-delete": {"reason": "panic", "why": "w", "sometime": True}}),
          "known_failures.pod-delete: unknown fields ['sometime']"),
+        (meta(known_failures={"pod-delete": {"reason": "panic", "why": "w", "etcd": "3.5 and up"}}),
+         "known_failures.pod-delete.etcd '3.5 and up' is no version range"),
+        (meta(known_failures={"pod-delete": [{"reason": "panic", "why": "w"}, {"reason": "panic"}]}),
+         "known_failures.pod-delete[1].why is required, as text"),
     ],
     ids=["no-file", "no-name", "no-description", "name-not-text", "unknown-field", "no-reason", "no-why",
-         "entry-not-mapping", "list-not-mapping", "sometimes-string", "misspelled-sometimes"],
+         "entry-not-mapping", "list-not-mapping", "sometimes-string", "misspelled-sometimes",
+         "etcd-not-a-range", "second-entry-no-why"],
 )
 def test_invalid_strategy_metadata(tmp_path, docs, metadata, message):
     directory = write_strategy(tmp_path / "bad", docs, metadata)

@@ -1,0 +1,75 @@
+"""Which etcd release a scenario's pods run: the tag of the harness's own image, set when it is applied.
+
+A strategy names ``etcd-chaos/etcd`` with any tag (the built-in ones write
+3.5.1); the harness builds that image once per release (``etcd-chaos/etcd:<release>``,
+the same tree with that release's etcd, etcdctl and etcdutl), so the release
+a scenario runs is the tag its documents get, in every container of every pod
+template, whatever kind holds it. Images of other names are left as written:
+a strategy that brings its own etcd image is not re-versioned behind its back.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+REPOSITORY = "etcd-chaos/etcd"
+CONTAINER_LISTS = ("containers", "initContainers")
+
+
+def is_ours(image: str) -> bool:
+    """``etcd-chaos/etcd:3.5.1`` or ``docker.io/etcd-chaos/etcd`` yes; ``bitnami/etcd:3.5`` no."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    repository = name.rsplit(":", 1)[0] if ":" in last else name
+    return repository.removeprefix("docker.io/") == REPOSITORY
+
+
+def _containers(node: Any) -> list[dict[str, Any]]:
+    """Every container (and init container) anywhere in a document: pod specs sit at different depths per kind."""
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in CONTAINER_LISTS and isinstance(value, list):
+                found += [c for c in value if isinstance(c, dict)]
+            else:
+                found += _containers(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _containers(value)
+    return found
+
+
+def at_release(doc: dict[str, Any], release: str) -> dict[str, Any]:
+    """A copy of ``doc`` whose containers of the harness's image run ``release``."""
+    placed = copy.deepcopy(doc)
+    for container in _containers(placed):
+        if is_ours(str(container.get("image", ""))):
+            container["image"] = f"{REPOSITORY}:{release}"
+    return placed
+
+
+def release(containers: list[dict[str, Any]]) -> str:
+    """The release the first container of the harness's image runs (its tag), or "" when none does."""
+    for container in containers:
+        image = str(container.get("image", ""))
+        if is_ours(image) and ":" in image.rsplit("/", 1)[-1]:
+            return image.rsplit(":", 1)[1]
+    return ""
+
+
+def release_patch(pod_spec: dict[str, Any], release: str) -> dict[str, Any]:
+    """A strategic-merge patch of a pod template's spec that moves the harness's image to ``release``.
+
+    Containers merge by name, so only the image of each of ours changes:
+    the StatefulSet controller sees a new revision and rolls it out.
+    """
+    patch: dict[str, Any] = {}
+    for key in CONTAINER_LISTS:
+        ours = [
+            {"name": c["name"], "image": f"{REPOSITORY}:{release}"}
+            for c in pod_spec.get(key) or [] if is_ours(str(c.get("image", "")))
+        ]
+        if ours:
+            patch[key] = ours
+    return patch
