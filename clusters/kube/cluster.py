@@ -41,13 +41,14 @@ DRY_RUN_PREFIX = "ec-dry-run-"  # the namespace that judges the manifests; scena
 class KubeCluster(Cluster):
     def __init__(
         self, strategy: Strategy, api: Api, driver: NodeDriver, backend: str, etcd_version: str,
-        pod_cidr: str = CLUSTER_CIDR, replicas: int | None = None,
+        pod_cidr: str = CLUSTER_CIDR, replicas: int | None = None, etcd_flags: dict[str, str] | None = None,
     ) -> None:
         self.strategy = strategy
         self.api = api
         self.driver = driver
         self.backend = backend
         self.etcd_version = etcd_version
+        self.etcd_flags = dict(etcd_flags or {})
         self.pod_cidr = pod_cidr
         self.sts = strategy.manifests.statefulset
         self.replicas = replicas if replicas is not None else self.sts.replicas
@@ -65,7 +66,7 @@ class KubeCluster(Cluster):
         self.api.call(self.api.core.create_namespace, owner.namespace(self.namespace))
         self.events.record("cluster-created", strategy=self.strategy.name, replicas=self.replicas, namespace=self.namespace)
         self.watch.start()
-        documents = [etcd_image.at_release(d, self.etcd_version) for d in self.strategy.manifests.documents]
+        documents = [etcd_image.at_release(d, self.etcd_version, self.etcd_flags) for d in self.strategy.manifests.documents]
         if self.replicas != self.sts.replicas:
             documents = [_with_replicas(d, self.sts.name, self.replicas) for d in documents]
         if self.nodes is not None:

@@ -40,12 +40,25 @@ def _containers(node: Any) -> list[dict[str, Any]]:
     return found
 
 
-def at_release(doc: dict[str, Any], release: str) -> dict[str, Any]:
-    """A copy of ``doc`` whose containers of the harness's image run ``release``."""
+def flag_variable(flag: str) -> str:
+    """etcd reads every flag from the environment too: ``snapshot-count`` is ``ETCD_SNAPSHOT_COUNT``."""
+    return "ETCD_" + flag.upper().replace("-", "_")
+
+
+def at_release(doc: dict[str, Any], release: str, flags: dict[str, str] | None = None) -> dict[str, Any]:
+    """A copy of ``doc`` whose containers of the harness's image run ``release``, with ``flags`` in their environment.
+
+    The flags go in as the variables etcd reads for them, so a strategy's
+    own command line is left as written (etcd lets a flag given on it win).
+    """
     placed = copy.deepcopy(doc)
     for container in _containers(placed):
         if is_ours(str(container.get("image", ""))):
             container["image"] = f"{REPOSITORY}:{release}"
+            if flags:
+                named = {flag_variable(flag) for flag in flags}
+                kept = [e for e in container.get("env") or [] if e.get("name") not in named]
+                container["env"] = kept + [{"name": flag_variable(f), "value": v} for f, v in flags.items()]
     return placed
 
 

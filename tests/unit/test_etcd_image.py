@@ -53,3 +53,12 @@ def test_a_pod_says_which_release_its_image_holds():
     assert info(pod).release == "3.6.16"
     pod["spec"]["containers"] = [{"name": "etcd", "image": "bitnami/etcd:3.5"}]
     assert info(pod).release == ""
+
+
+def test_flags_reach_our_containers_as_the_variables_etcd_reads():
+    doc = statefulset()
+    doc["spec"]["template"]["spec"]["containers"][0]["env"] = [{"name": "ETCD_SNAPSHOT_COUNT", "value": "10000"}, {"name": "A", "value": "b"}]
+    pod = etcd_image.at_release(doc, "3.5.1", {"snapshot-count": "100"})["spec"]["template"]["spec"]
+    assert pod["containers"][0]["env"] == [{"name": "A", "value": "b"}, {"name": "ETCD_SNAPSHOT_COUNT", "value": "100"}]
+    assert "env" not in pod["containers"][1], "another image's container gets none"
+    assert etcd_image.flag_variable("experimental-initial-corrupt-check") == "ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK"

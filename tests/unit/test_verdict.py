@@ -170,6 +170,13 @@ def test_findings_behind_the_reasons_are_kept(whole, make_views, make_snapshot):
     v = judge(*never_started(whole, make_views, make_snapshot))
     assert v.problems_at_end == v.not_started == ["etcd-0: container waiting: CrashLoopBackOff, 3 restarts, last exits 1 (Error)"]
     assert v.headline(START) == "the cluster never became whole: " + v.not_started[0]
+    refused, _ = never_started(whole, make_views, make_snapshot)
+    refused.meta["etcd_version"] = "3.6.16"
+    refused.meta["not_started"]["logs"] = {"etcd-0": ["starting etcd-0", "etcd: unknown flag: --enable-v2"]}
+    assert judge(refused, BUDGET).headline(START) == (
+        "the cluster never became whole on etcd 3.6.16: etcd-0: container waiting: CrashLoopBackOff, 3 restarts, "
+        "last exits 1 (Error) etcd: unknown flag: --enable-v2"
+    )
 
 
 # --- the summary written to results.json --------------------------------------------------------
