@@ -92,6 +92,7 @@ def strategy_image(etcd_bin_dir: Path, etcd_version: str, busybox: Path, getent:
     files = {"bin/busybox": busybox, "usr/local/bin/getent": getent}
     tools = ("etcd", "etcdctl", *(("etcdutl",) if (etcd_bin_dir / "etcdutl").exists() else ()))
     files.update({f"usr/local/bin/{tool}": etcd_bin_dir / tool for tool in tools})
+    files.update(shared_libraries([etcd_bin_dir / tool for tool in tools]))
     return Image(
         fully_qualified(f"etcd-chaos/etcd:{etcd_version}"),
         files=files,
@@ -100,6 +101,25 @@ def strategy_image(etcd_bin_dir: Path, etcd_version: str, busybox: Path, getent:
         dirs={**BASE_DIRS, "usr": 0o755, "usr/local": 0o755, "usr/local/bin": 0o755},
         entrypoint=("/bin/sh",),
     )
+
+
+def shared_libraries(binaries: list[Path]) -> dict[str, Path]:
+    """The loader and libraries dynamically linked binaries need, at the paths they look for them.
+
+    etcd's own releases and the Go module proxy's builds are static; Debian
+    builds its etcd against glibc, and in a busybox image its ``etcd: not
+    found`` is the missing loader. This machine's copies are the ones Debian
+    built against (the same package lists gave both). ``ldd`` prints nothing
+    to use for a static binary.
+    """
+    found: dict[str, Path] = {}
+    for binary in binaries:
+        listed = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, timeout=10, check=False).stdout
+        for line in listed.splitlines():
+            path = line.split("=>")[-1].split("(")[0].strip()
+            if path.startswith("/"):
+                found[path.lstrip("/")] = Path(path).resolve()
+    return found
 
 
 def program_image(name: str, binary: Path, args: tuple[str, ...] = ()) -> Image:

@@ -231,3 +231,13 @@ def test_a_wait_that_runs_out_says_what_and_the_last_error() -> None:
 
     with pytest.raises(cluster.ClusterError, match=r"3 Ready nodes not within 0 s \(last: kubectl get nodes: connection refused\)"):
         cluster.wait_for("3 Ready nodes", failing, 0.3)
+
+
+def test_a_dynamically_linked_etcd_brings_its_loader_and_libraries(tmp_path: Path) -> None:
+    """Debian builds etcd against glibc: without its loader a busybox image says `etcd: not found`."""
+    static = tmp_path / "etcd"
+    static.write_text("#!/bin/sh\n")
+    assert images.shared_libraries([static]) == {}
+    dynamic = images.shared_libraries([Path("/bin/ls")])
+    assert any(path.startswith("lib") and path.endswith("libc.so.6") for path in dynamic), dynamic
+    assert all(source.is_file() for source in dynamic.values())
