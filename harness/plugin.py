@@ -860,10 +860,14 @@ class Xdist:
             now = time.monotonic()
             running = ", ".join(f"{_short(nodeid)} ({now - began:.0f} s)" for nodeid, began in self.running.items()) or "nothing"
             self._write(
-                f"[{self.done}/{self.total}] {record['strategy']} × {record['fault']}: {record['verdict']} "
+                f"[{self.done}/{self.total}] {record['strategy']} × {record['fault']}{self._release(record)}: {record['verdict']} "
                 f"({'as declared' if results.as_declared(record) else 'NOT as declared'}) in {record['duration_s']:.0f} s"
                 f"; running {len(self.running)}: {running}"
             )
+
+    def _release(self, record: dict[str, Any]) -> str:
+        """`` on etcd 3.6.16`` when the run has several releases, so each line says which cell it was."""
+        return f" on etcd {record['etcd_version']}" if len(etcd_axis(self.config)) > 1 else ""
 
     def _write(self, line: str) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")

@@ -95,3 +95,23 @@ def test_a_current_history_keeps_its_outcomes(tmp_path):
     op = Operation("c", "put", "/k", "v", "http://10.0.0.2:2379", 1.0, 1.5, "fail", error="HTTP 503 odd")
     current = History(meta={"started": 0.0, "ended": 2.0, "clock": CLOCK, "outcomes": OUTCOMES}, operations=[op])
     assert History.load(current.save(tmp_path / "new")).operations[0].outcome == "fail"
+
+
+def test_member_releases_follow_what_each_member_answers_through_an_upgrade():
+    def at(time, *views):
+        return Snapshot(time, 3, tuple(views))
+
+    def member(pod, version, image=None, error=""):
+        return MemberView(pod, "http://x", error=error, image_release=image or version, version="" if error else version)
+
+    h = History(meta={"started": 0.0, "ended": 9.0}, snapshots=[
+        at(1.0, member("etcd-0", "3.5.1"), member("etcd-1", "3.5.1")),
+        at(2.0, member("etcd-0", "3.5.1"), member("etcd-1", "3.5.1", image="3.6.16", error="connection refused")),
+        at(3.0, member("etcd-0", "3.5.1"), member("etcd-1", "3.6.16")),
+        at(4.0, member("etcd-0", "3.5.1"), member("etcd-1", "3.6.16"), member("etcd-2", "", image="3.6.16", error="pod is Pending")),
+    ])
+    assert h.member_releases() == {
+        "etcd-0": [(1.0, "3.5.1")],
+        "etcd-1": [(1.0, "3.5.1"), (3.0, "3.6.16")],  # the new image counts once the member answers with it
+        "etcd-2": [(4.0, "3.6.16")],  # never answered: what its image holds
+    }

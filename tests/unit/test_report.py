@@ -624,6 +624,15 @@ def test_facts_show_quorum_as_a_percentage_and_the_operations_only_when_recorded
     assert "quorum" not in old and "operations" not in old
 
 
+def test_facts_name_the_members_whose_release_changed():
+    upgraded = {"etcd-0": [[1.0, "3.5.1"]], "etcd-2": [[1.0, "3.5.1"], [41.25, "3.6.16"]]}
+    page = report.scenario_section(record(etcd_version="3.5.1", member_releases=upgraded), None, "a", "t", "")
+    facts = re.search(r'<p class="facts">(.*?)</p>', page).group(1)
+    assert facts.endswith("etcd 3.5.1 (etcd-2 3.5.1, 3.6.16 from 41.25 s)")
+    same = report.scenario_section(record(etcd_version="3.5.1", member_releases={"etcd-0": [[1.0, "3.5.1"]]}), None, "a", "t", "")
+    assert re.search(r'<p class="facts">(.*?)</p>', same).group(1).endswith("etcd 3.5.1")
+
+
 def test_a_page_with_every_finding_is_well_formed(tmp_path):
     fields = {}
     for extra, _, _ in FINDINGS.values():
