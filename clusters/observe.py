@@ -105,9 +105,24 @@ class Snapshot:
         return not self.problems()
 
     def leader_pod(self) -> str | None:
-        for view in self.views:
-            if not view.error and view.leader == view.member_id and view.leader not in ("", "0"):
+        """The pod whose member leads: by its own word, else by its followers' when it did not answer in time.
+
+        A leader busy on a loaded machine can miss the 0.5 s a snapshot
+        gives it while its followers still name it; a fault aimed at "the
+        follower" then refused to run ("no member reports a leader").
+        """
+        answered = [v for v in self.views if not v.error]
+        for view in answered:
+            if view.leader == view.member_id and view.leader not in ("", "0"):
                 return view.pod
+        named = {v.leader for v in answered} - {"", "0"}
+        pods = {v.pod for v in self.views}
+        if len(named) == 1:
+            leader = named.pop()
+            for view in answered:
+                for member_id, name, _ in view.members:
+                    if member_id == leader and name in pods:
+                        return name
         return None
 
 

@@ -20,9 +20,14 @@ def test_member_that_errors(make_snapshot, make_views):
     assert snap.leader_pod() == "etcd-0"
 
 
-def test_erroring_view_is_never_the_leader(make_snapshot, make_views):
+def test_a_leader_that_did_not_answer_in_time_is_named_by_its_followers(make_snapshot, make_views):
     views = make_views()
-    views[0] = replace(views[0], error="timeout")
+    views[0] = replace(views[0], error="no answer in 0.5s")
+    assert make_snapshot(views).leader_pod() == "etcd-0"
+    views[2] = replace(views[2], leader="id1")  # followers that disagree name nobody
+    assert make_snapshot(views).leader_pod() is None
+    views[1] = replace(views[1], error="connection refused")
+    views[2] = replace(views[2], leader="id9")  # a leader no member list names as a pod of this cluster
     assert make_snapshot(views).leader_pod() is None
 
 
