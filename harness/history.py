@@ -110,19 +110,27 @@ class History:
         self.snapshots = [dataclasses.replace(s, time=s.time + by) for s in self.snapshots]
 
     def member_releases(self) -> dict[str, list[tuple[float, str]]]:
-        """Each member's etcd release as it answered, with when each began: a mixed-release cluster during an upgrade.
+        """Each member's etcd release over the run, with when each began: a mixed-release cluster during an upgrade.
 
-        The release is what the member itself reports (Maintenance/Status,
-        the server version /version gives), or, before it first answers,
-        what its pod's image holds. Only changes are kept.
+        Two sources, in time order: what the member itself reports in every
+        snapshot (Maintenance/Status, the server version /version gives, or
+        its image's release while it does not answer), and the release of
+        each container the kubelet started (its image's tag). The second is
+        what times a rolling upgrade: no snapshot is taken while the fault
+        waits for the rollout. Only changes are kept.
         """
+        observed = [
+            (snapshot.time, view.pod, view.version or view.image_release)
+            for snapshot in self.snapshots for view in snapshot.views
+        ] + [
+            (event.time, event.pod, str(event.detail.get("release", "")))
+            for event in self.events if event.kind == "container-started" and event.pod
+        ]
         seen: dict[str, list[tuple[float, str]]] = {}
-        for snapshot in self.snapshots:
-            for view in snapshot.views:
-                release = view.version or view.image_release
-                runs = seen.setdefault(view.pod, [])
-                if release and (not runs or runs[-1][1] != release) and (view.version or not runs):
-                    runs.append((snapshot.time, release))
+        for time, pod, release in sorted(observed):
+            runs = seen.setdefault(pod, [])
+            if release and (not runs or runs[-1][1] != release):
+                runs.append((time, release))
         return {pod: runs for pod, runs in sorted(seen.items()) if runs}
 
     def reclassify(self) -> list[str]:

@@ -22,6 +22,7 @@ from typing import Any
 from kubernetes import watch
 
 from clusters.events import EventLog
+from clusters.kube import etcd_image
 from clusters.kube import pods as podview
 from clusters.kube.api import Api, ApiError
 
@@ -57,6 +58,7 @@ def transitions(old: dict[str, Any] | None, new: dict[str, Any] | None) -> Itera
             yield "container-started", {
                 "uid": uid, "container": entry["name"], "container_id": entry.get("containerID"),
                 "restart_count": entry.get("restartCount", 0),
+                "release": etcd_image.release([entry]),  # "" for another image than the harness's
             }
         waiting = (state.get("waiting") or {}).get("reason")
         if waiting == "CrashLoopBackOff" and (was.get("waiting") or {}).get("reason") != waiting:

@@ -104,14 +104,20 @@ def test_member_releases_follow_what_each_member_answers_through_an_upgrade():
     def member(pod, version, image=None, error=""):
         return MemberView(pod, "http://x", error=error, image_release=image or version, version="" if error else version)
 
-    h = History(meta={"started": 0.0, "ended": 9.0}, snapshots=[
-        at(1.0, member("etcd-0", "3.5.1"), member("etcd-1", "3.5.1")),
-        at(2.0, member("etcd-0", "3.5.1"), member("etcd-1", "3.5.1", image="3.6.16", error="connection refused")),
-        at(3.0, member("etcd-0", "3.5.1"), member("etcd-1", "3.6.16")),
-        at(4.0, member("etcd-0", "3.5.1"), member("etcd-1", "3.6.16"), member("etcd-2", "", image="3.6.16", error="pod is Pending")),
-    ])
+    h = History(
+        meta={"started": 0.0, "ended": 9.0},
+        snapshots=[
+            at(1.0, member("etcd-0", "3.5.1"), member("etcd-1", "3.5.1")),
+            at(5.0, member("etcd-0", "3.5.1"), member("etcd-1", "3.6.16")),
+            at(6.0, member("etcd-0", "3.5.1"), member("etcd-1", "3.6.16"), member("etcd-2", "", image="3.6.16", error="pod is Pending")),
+        ],
+        events=[
+            Event(2.5, "container-started", "etcd-1", {"release": "3.6.16"}),  # while the fault waited for the rollout
+            Event(3.0, "container-started", "coredns", {"release": ""}),
+        ],
+    )
     assert h.member_releases() == {
         "etcd-0": [(1.0, "3.5.1")],
-        "etcd-1": [(1.0, "3.5.1"), (3.0, "3.6.16")],  # the new image counts once the member answers with it
-        "etcd-2": [(4.0, "3.6.16")],  # never answered: what its image holds
+        "etcd-1": [(1.0, "3.5.1"), (2.5, "3.6.16")],
+        "etcd-2": [(6.0, "3.6.16")],  # never answered: what its image holds
     }
