@@ -198,20 +198,21 @@ def _etcd_releases(config: pytest.Config) -> dict[str, Path]:
     """
     axis = config.getoption("etcd_version")
     given = config.getoption("etcd_bin_dir")
-    quiet = hasattr(config, "workerinput") or not (axis or config.getoption("fault"))  # nothing asked: nothing to tell
+    moved_to = [v for spec in config.getoption("fault") or [] for v in faults.schedule.outline(spec).etcd_versions]
+    quiet = hasattr(config, "workerinput") or not (axis or moved_to)  # nothing asked for: nothing to tell
     progress: Callable[[str], None] = (lambda _: None) if quiet else (lambda line: print(f"etcd: {line}", flush=True))
     try:
         wanted = etcd_releases.resolve(axis, given, progress)
-        for spec in config.getoption("fault") or []:
-            for version in faults.schedule.outline(spec).etcd_versions:
-                if version not in wanted:
-                    wanted.update(etcd_releases.resolve([version], given, progress))
+        missing = [v for v in moved_to if v not in wanted]
+        if missing:
+            wanted.update(etcd_releases.resolve(missing, given, progress))
     except (localkube_build.BuildError, ValueError) as err:
         raise pytest.UsageError(f"--etcd-version: {err}") from None
     return wanted
 
 
 def _etcd_flags(given: list[str]) -> dict[str, str]:
+    """``--etcd-flag snapshot-count=100`` -> ``{"snapshot-count": "100"}``; a malformed one is a usage error, not a start."""
     flags: dict[str, str] = {}
     for item in given:
         flag, equals, value = item.partition("=")

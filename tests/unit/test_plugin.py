@@ -23,6 +23,32 @@ def test_matrix_ids_are_strategy_then_fault(pytester: pytest.Pytester) -> None:
     )
 
 
+def test_each_etcd_release_is_a_cell_with_its_own_declaration(pytester: pytest.Pytester) -> None:
+    """Several releases: the release ends the id, and a declaration holds only for the releases it names."""
+    own = pytester.mkdir("own-etcd")
+    for tool in ("etcd", "etcdctl"):
+        (own / tool).write_text("#!/bin/sh\necho 'etcd Version: 3.6.99'\n")
+        (own / tool).chmod(0o755)
+    strategy = static_dns_copy(
+        pytester,
+        "name: mine\ndescription: test strategy\nknown_failures:\n"
+        "  pod-delete: {reason: panic, why: w, etcd: '<3.6'}\n",
+    )
+    pytester.makepyfile(
+        """
+        def test_cell(chaos_strategy, chaos_fault, chaos_etcd_version):
+            pass
+        """
+    )
+    result = pytester.runpytest(
+        "--strategy-path", str(strategy), "--strategy", "mine", "--fault", "pod-delete",
+        "--etcd-bin-dir", str(own), "--etcd-version", "3.5.1", "--etcd-version", "v3.6.99", "-v",
+    )
+    # declared to fail on 3.5.1 (strictly: its pass is a failure), declared nothing on 3.6.99
+    result.stdout.fnmatch_lines(["*test_cell[[]mine-pod-delete-etcd3.5.1[]] FAILED*", "*test_cell[[]mine-pod-delete-etcd3.6.99[]] PASSED*"])
+    result.stdout.fnmatch_lines(["[[]XPASS(strict)[]] declared: panic: w"])
+
+
 def test_fault_target_and_runs_show_in_ids(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(MATRIX_TEST)
     result = pytester.runpytest(
@@ -140,9 +166,14 @@ def test_a_failure_declared_sometimes_is_a_lenient_xfail(pytester: pytest.Pytest
         (["--workload-clients", "0"], "ERROR: --workload-clients 0: give 1 or more"),
         (["--workload-value-size", "-1"], "ERROR: --workload-value-size -1: give 0 or more"),
         (["--workload-rate", "0"], "ERROR: --workload-rate 0.0: give a number above 0"),
+        (["--etcd-version", "3.6"], "ERROR: --etcd-version: etcd version '3.6': expected MAJOR.MINOR.PATCH, such as 3.6.16"),
+        (["--etcd-flag", "snapshot-count"], "ERROR: --etcd-flag snapshot-count: write FLAG=VALUE, such as snapshot-count=100"),
+        (["--fault", "rolling-upgrade:3.4.23->3.6.16"],
+         "ERROR: rolling-upgrade:3.4.23->3.6.16: etcd's upgrade guide supports one minor release at a time; go through 3.5 first*"),
     ],
     ids=["runs-0", "nodes-0", "recovery-0", "warmup-negative", "no-such-pod", "too-many-pods", "scale-not-larger",
-         "misspelled-fault", "unknown-strategy", "misspelled-mix", "empty-mix", "no-clients", "negative-value-size", "no-rate"],
+         "misspelled-fault", "unknown-strategy", "misspelled-mix", "empty-mix", "no-clients", "negative-value-size", "no-rate",
+         "release-not-full", "flag-without-value", "upgrade-skips-a-minor"],
 )
 def test_a_bad_option_is_one_line_before_anything_runs(pytester: pytest.Pytester, args, line) -> None:
     pytester.makepyfile(MATRIX_TEST)
