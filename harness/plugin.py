@@ -463,12 +463,13 @@ def local_kubernetes(request: pytest.FixtureRequest) -> Iterator[localkube.Runni
     config = request.config
     nodes = config.getoption("nodes") * (1 + node_lanes(config))
     workerinput = getattr(config, "workerinput", None)
+    session = workerinput["testrunuid"] if workerinput else None
     try:
         tools = _local_tools(config)
         with localkube.starting():  # xdist's workers ask at once: one starts it, the others attach
-            running = localkube.attach(tools)
+            running = localkube.attach(tools, session=session)
             if running is None:
-                started = localkube.up(tools, nodes, print, session=workerinput["testrunuid"] if workerinput else None)
+                started = localkube.up(tools, nodes, print, session=session)
     except (localkube_build.BuildError, localkube.ClusterError) as error:
         pytest.fail(f"local Kubernetes: {error}", pytrace=False)
     if running is not None:

@@ -146,8 +146,15 @@ class Running:
         return teardown.down(self.tools, self.root)
 
 
-def attach(tools: build.Toolset) -> Running | None:
-    """The cluster ``etcd-chaos cluster up`` left running, if every process it started still runs, with every image of ``tools``."""
+def attach(tools: build.Toolset, session: str | None = None) -> Running | None:
+    """The running cluster, if every process it started still runs.
+
+    One that test session ``session`` started (pytest-xdist's siblings) was
+    made from the same tools. Any other (``etcd-chaos cluster up``'s) holds
+    the images of the run that started it, and gets those of ``tools`` it
+    lacks: a later run may ask for another etcd release. Only then: a
+    sibling's scenario may have a node down, whose containerd answers nothing.
+    """
     stale = Record.load(Layout.of(1).record)
     if stale is None or not stale.processes or not all(p.alive() for p in stale.processes):
         return None
@@ -157,8 +164,9 @@ def attach(tools: build.Toolset) -> Running | None:
             return None
     except OSError:
         return None
-    for each in root.nodes:
-        node.import_images(each, tools, missing_only=True)
+    if session is None or stale.session != session:
+        for each in root.nodes:
+            node.import_images(each, tools, missing_only=True)
     return Running(root, tools, Kubectl(tools, root.kubeconfig))
 
 
