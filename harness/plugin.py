@@ -467,7 +467,7 @@ def local_kubernetes(request: pytest.FixtureRequest) -> Iterator[localkube.Runni
     try:
         tools = _local_tools(config)
         with localkube.starting():  # xdist's workers ask at once: one starts it, the others attach
-            running = localkube.attach(tools, session=session)
+            running = localkube.attach(tools)
             if running is None:
                 started = localkube.up(tools, nodes, print, session=session)
     except (localkube_build.BuildError, localkube.ClusterError) as error:

@@ -146,14 +146,14 @@ class Running:
         return teardown.down(self.tools, self.root)
 
 
-def attach(tools: build.Toolset, session: str | None = None) -> Running | None:
-    """The running cluster, if every process it started still runs.
+def attach(tools: build.Toolset) -> Running | None:
+    """The running cluster, if every process it started still runs, with the images of ``tools`` it lacked.
 
-    One that test session ``session`` started (pytest-xdist's siblings) was
-    made from the same tools. Any other (``etcd-chaos cluster up``'s) holds
-    the images of the run that started it, and gets those of ``tools`` it
-    lacks: a later run may ask for another etcd release. Only then: a
-    sibling's scenario may have a node down, whose containerd answers nothing.
+    A cluster ``etcd-chaos cluster up`` left running holds the images of the
+    run that started it; a later run may ask for another etcd release. The
+    record says what the nodes hold, so that attaching asks no node anything
+    when nothing is missing: side by side, another scenario may have a node
+    down, whose containerd answers nothing.
     """
     stale = Record.load(Layout.of(1).record)
     if stale is None or not stale.processes or not all(p.alive() for p in stale.processes):
@@ -164,9 +164,12 @@ def attach(tools: build.Toolset, session: str | None = None) -> Running | None:
             return None
     except OSError:
         return None
-    if session is None or stale.session != session:
+    missing = [name for name in tools.image_tars if name not in stale.images]
+    if missing:
         for each in root.nodes:
-            node.import_images(each, tools, missing_only=True)
+            node.import_images(each, tools, missing)
+        stale.images += missing
+        stale.save()
     return Running(root, tools, Kubectl(tools, root.kubeconfig))
 
 
@@ -203,7 +206,7 @@ def up(
         raise ClusterError("cannot start a local cluster:\n  " + "\n  ".join(found))
     started = time.monotonic()
     root.root.mkdir(parents=True, exist_ok=True)
-    record = Record(root.record, nodes=nodes, session=session)
+    record = Record(root.record, nodes=nodes, session=session, images=list(tools.image_tars))
     record.save()
     try:
         _start(tools, root, record, progress)

@@ -193,17 +193,11 @@ def start_containerd(node: Node, root: layout.Layout, tools: build.Toolset, reco
     )
 
 
-def import_images(node: Node, tools: build.Toolset, missing_only: bool = False) -> None:
-    """Every image of ``tools`` into the node's containerd; ``missing_only``: those it does not hold yet.
-
-    A cluster left running by ``etcd-chaos cluster up`` holds the images of
-    the run that started it; a later run may ask for another etcd release.
-    """
-    ctr = [str(tools.ctr), "--address", str(node.containerd_socket), "-n", "k8s.io", "images"]
-    held = set(run(*ctr, "ls", "-q", timeout=60).stdout.split()) if missing_only else set()
-    for name, tar in tools.image_tars.items():
-        if name not in held:
-            run(*ctr, "import", str(tar), timeout=120)
+def import_images(node: Node, tools: build.Toolset, names: list[str] | None = None) -> None:
+    """The images of ``tools`` named (default: all) into the node's containerd."""
+    for name in tools.image_tars if names is None else names:
+        run(str(tools.ctr), "--address", str(node.containerd_socket), "-n", "k8s.io", "images", "import",
+            str(tools.image_tars[name]), timeout=120)
 
 
 def crictl(tools: build.Toolset, node: Node, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -39,6 +39,7 @@ class Record:
     sysctls: dict[str, str] = field(default_factory=dict)  # /proc/sys path -> the value before up
     # The test session that started it and takes it down at its end (xdist's run id); None: `cluster up`'s, left running.
     session: str | None = None
+    images: list[str] = field(default_factory=list)  # what every node's containerd holds: imported at up, or by attach
 
     def save(self) -> None:
         data = asdict(self)

@@ -16,10 +16,10 @@ import pytest
 
 from clusters.kube import pods as podview
 from clusters.kube.cluster import KubeCluster
-from clusters.localkube import build, host
+from clusters.localkube import host
 from clusters.manifests import parse
 from clusters.strategy import Strategy
-from harness.plugin import STATE
+from harness.plugin import etcd_axis
 
 pytestmark = pytest.mark.chaos
 
@@ -194,9 +194,9 @@ class Net:
 @pytest.fixture(scope="module")
 def net(kube_backend, request: pytest.FixtureRequest) -> Iterator[Net]:
     """Three pods of a sleeping StatefulSet, one per node, each with a UDP listener in its network namespace."""
-    image = f"etcd-chaos/etcd:{build.etcd_version(request.config.stash[STATE].bin_dir)}"
-    strategy = Strategy("sleepers", "pods that only sleep, to cut", Path(__file__).parent, parse(sleepers(image)))
-    cluster = KubeCluster(strategy, kube_backend.api, kube_backend.driver, kube_backend.name, "none")
+    release = etcd_axis(request.config)[0]
+    strategy = Strategy("sleepers", "pods that only sleep, to cut", Path(__file__).parent, parse(sleepers(f"etcd-chaos/etcd:{release}")))
+    cluster = KubeCluster(strategy, kube_backend.api, kube_backend.driver, kube_backend.name, release)
     udp: list[Program] = []
     try:
         cluster.start()

