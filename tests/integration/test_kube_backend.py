@@ -197,6 +197,10 @@ def test_signals_reach_the_etcd_process_and_the_logs_keep_every_run(
     _wait_running(cluster, "etcd-0", 1)
     cluster.kill_container("etcd-0", signal.SIGKILL)
     observe.wait_healthy(cluster, 60)
+    _wait_running(cluster, "etcd-0", 2)
+    deadline = time.monotonic() + 30  # the third run's log is followed once its start is seen, a moment after
+    while time.monotonic() < deadline and not (len(cluster.logs()["etcd-0"]) == 3 and "etcd" in cluster.logs()["etcd-0"][-1]):
+        time.sleep(0.2)
     runs = cluster.logs()["etcd-0"]
     assert len(runs) == 3 and all("etcd" in run for run in runs)
     assert cluster.container_status("etcd-0").restart_count == 2
