@@ -22,6 +22,7 @@ import yaml
 from clusters import observe
 from clusters.backend import Cluster, EvictionBlocked
 from clusters.events import EventLog
+from clusters.kube import owner
 from clusters.kube.apply import ApplyError
 from clusters.strategy import BUILTIN_DIR, Strategy, load_strategy
 from faults.base import Context
@@ -108,8 +109,11 @@ def test_a_dry_run_names_the_refused_strategy_and_stores_nothing(kube_backend: A
     assert refused.startswith(f"{broken.directory}: StatefulSet/etcd: the API server refused it: ")
     assert "`selector` does not match template `labels`" in refused
     assert refusals(api, [load_strategy(BUILTIN_DIR / BASE)]) == []
-    scratch = [
-        ns["metadata"] for ns in api.raw(api.core.list_namespace)["items"] if ns["metadata"]["name"].startswith(DRY_RUN_PREFIX)
+    scratch = [  # this process's only: side by side, another worker's dry run may be under way
+        meta
+        for ns in api.raw(api.core.list_namespace)["items"]
+        if (meta := ns["metadata"])["name"].startswith(DRY_RUN_PREFIX)
+        and meta.get("annotations", {}).get(owner.ANNOTATION) == owner.this_process()
     ]
     assert all(meta.get("deletionTimestamp") for meta in scratch), "the dry run's namespace is deleted at once"
     for meta in scratch:  # and a dry run stored nothing in it
