@@ -111,7 +111,7 @@ class Cluster(abc.ABC):
     backend: str
     strategy: Strategy
     etcd_version: str
-    etcd_flags: dict[str, str] = {}  # flags every member gets besides its strategy's (--etcd-flag)
+    etcd_flags: dict[str, str]  # flags every member gets besides its strategy's (--etcd-flag)
     events: EventLog
     replicas: int
     # The nodes its pods may run on, set before start (a lane, harness/lanes.py); None: wherever the scheduler puts them.

@@ -11,7 +11,10 @@ a strategy that brings its own etcd image is not re-versioned behind its back.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable, Iterator
 from typing import Any
+
+from clusters.image_names import fully_qualified, split
 
 REPOSITORY = "etcd-chaos/etcd"
 CONTAINER_LISTS = ("containers", "initContainers")
@@ -19,10 +22,12 @@ CONTAINER_LISTS = ("containers", "initContainers")
 
 def is_ours(image: str) -> bool:
     """``etcd-chaos/etcd:3.5.1`` or ``docker.io/etcd-chaos/etcd`` yes; ``bitnami/etcd:3.5`` no."""
-    name = image.split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    repository = name.rsplit(":", 1)[0] if ":" in last else name
-    return repository.removeprefix("docker.io/") == REPOSITORY
+    return fully_qualified(split(image)[0]) == fully_qualified(REPOSITORY)
+
+
+def ours(containers: Iterable[Any]) -> Iterator[dict[str, Any]]:
+    """The containers of the harness's image among ``containers``."""
+    return (c for c in containers if isinstance(c, dict) and is_ours(str(c.get("image", ""))))
 
 
 def _containers(node: Any) -> list[dict[str, Any]]:
@@ -31,7 +36,7 @@ def _containers(node: Any) -> list[dict[str, Any]]:
     if isinstance(node, dict):
         for key, value in node.items():
             if key in CONTAINER_LISTS and isinstance(value, list):
-                found += [c for c in value if isinstance(c, dict)]
+                found += value
             else:
                 found += _containers(value)
     elif isinstance(node, list):
@@ -52,23 +57,18 @@ def at_release(doc: dict[str, Any], release: str, flags: dict[str, str] | None =
     own command line is left as written (etcd lets a flag given on it win).
     """
     placed = copy.deepcopy(doc)
-    for container in _containers(placed):
-        if is_ours(str(container.get("image", ""))):
-            container["image"] = f"{REPOSITORY}:{release}"
-            if flags:
-                named = {flag_variable(flag) for flag in flags}
-                kept = [e for e in container.get("env") or [] if e.get("name") not in named]
-                container["env"] = kept + [{"name": flag_variable(f), "value": v} for f, v in flags.items()]
+    named = {flag_variable(flag) for flag in flags or {}}
+    for container in ours(_containers(placed)):
+        container["image"] = f"{REPOSITORY}:{release}"
+        if flags:
+            kept = [e for e in container.get("env") or [] if e.get("name") not in named]
+            container["env"] = kept + [{"name": flag_variable(f), "value": v} for f, v in flags.items()]
     return placed
 
 
 def release(containers: list[dict[str, Any]]) -> str:
     """The release the first container of the harness's image runs (its tag), or "" when none does."""
-    for container in containers:
-        image = str(container.get("image", ""))
-        if is_ours(image) and ":" in image.rsplit("/", 1)[-1]:
-            return image.rsplit(":", 1)[1]
-    return ""
+    return next((split(c["image"])[1] for c in ours(containers)), "")
 
 
 def release_patch(pod_spec: dict[str, Any], release: str) -> dict[str, Any]:
@@ -77,12 +77,8 @@ def release_patch(pod_spec: dict[str, Any], release: str) -> dict[str, Any]:
     Containers merge by name, so only the image of each of ours changes:
     the StatefulSet controller sees a new revision and rolls it out.
     """
-    patch: dict[str, Any] = {}
-    for key in CONTAINER_LISTS:
-        ours = [
-            {"name": c["name"], "image": f"{REPOSITORY}:{release}"}
-            for c in pod_spec.get(key) or [] if is_ours(str(c.get("image", "")))
-        ]
-        if ours:
-            patch[key] = ours
-    return patch
+    patch = {
+        key: [{"name": c["name"], "image": f"{REPOSITORY}:{release}"} for c in ours(pod_spec.get(key) or [])]
+        for key in CONTAINER_LISTS
+    }
+    return {key: containers for key, containers in patch.items() if containers}

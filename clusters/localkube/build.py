@@ -18,12 +18,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from clusters.image_names import fully_qualified
 from clusters.localkube import debian, gobuild, images, versions
 from clusters.localkube.gobuild import BuildError, Progress
 
 KUBE_PROGRAMS = tuple(gobuild.KUBERNETES.binaries())
-PAUSE_IMAGE = images.fully_qualified("etcd-chaos/pause:1")
-COREDNS_IMAGE = images.fully_qualified(f"etcd-chaos/coredns:{versions.COREDNS}")
+PAUSE_IMAGE = fully_qualified("etcd-chaos/pause:1")
+COREDNS_IMAGE = fully_qualified(f"etcd-chaos/coredns:{versions.COREDNS}")
 STRATEGY_PACKAGES = ("busybox-static",)
 
 

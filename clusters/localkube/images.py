@@ -27,6 +27,8 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from clusters.image_names import fully_qualified
+
 LAYER_MEDIA = "application/vnd.oci.image.layer.v1.tar+gzip"
 CONFIG_MEDIA = "application/vnd.oci.image.config.v1+json"
 MANIFEST_MEDIA = "application/vnd.oci.image.manifest.v1+json"
@@ -64,16 +66,6 @@ class Image:
     @property
     def file_name(self) -> str:
         return self.name.split("/", 1)[-1].replace("/", "_").replace(":", "_") + ".tar"
-
-
-def fully_qualified(name: str) -> str:
-    """The name containerd and the kubelet use for ``name``: ``etcd-chaos/etcd:3.5.1`` -> ``docker.io/etcd-chaos/etcd:3.5.1``."""
-    first = name.split("/", 1)[0]
-    if "/" not in name:
-        name = f"library/{name}"
-    elif "." in first or ":" in first or first == "localhost":
-        return name
-    return f"docker.io/{name}"
 
 
 def busybox_links(busybox: Path) -> dict[str, str]:

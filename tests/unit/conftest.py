@@ -120,6 +120,7 @@ class FakeCluster(Cluster):
     ) -> None:
         self.backend = backend
         self.etcd_version = "3.5.1"
+        self.etcd_flags = {}
         self.events = EventLog()
         self.capabilities = set(capabilities)
         self.stuck = stuck

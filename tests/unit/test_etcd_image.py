@@ -53,6 +53,8 @@ def test_a_pod_says_which_release_its_image_holds():
     assert info(pod).release == "3.6.16"
     pod["spec"]["containers"] = [{"name": "etcd", "image": "bitnami/etcd:3.5"}]
     assert info(pod).release == ""
+    pod["spec"]["containers"] = [{"name": "etcd", "image": "docker.io/etcd-chaos/etcd@sha256:ab"}]
+    assert info(pod).release == "", "a digest is no release"
 
 
 def test_flags_reach_our_containers_as_the_variables_etcd_reads():

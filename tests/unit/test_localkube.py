@@ -20,6 +20,7 @@ import yaml
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from clusters import image_names
 from clusters.localkube import build, cluster, controlplane, gobuild, images, layout, node, preflight, provisioner, versions
 from clusters.localkube.record import Record
 from clusters.localkube.gobuild import BuildError
@@ -54,7 +55,7 @@ def test_replace_lines_are_repeated_with_the_proxy_standing_in_for_relative_path
     ],
 )
 def test_image_names_are_qualified_as_containerd_stores_them(given: str, stored: str) -> None:
-    assert images.fully_qualified(given) == stored
+    assert image_names.fully_qualified(given) == stored
 
 
 def _read_layout(tar_path: Path) -> tuple[dict, dict, dict, bytes]:
