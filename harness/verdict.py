@@ -29,6 +29,7 @@ from harness.checkers.logs import (
     find_alarms,
     find_crash_loops,
     find_panics,
+    pending_back_offs,
 )
 from harness.checkers.lost_writes import CONTESTED, LAGGING, LOST, UNDECIDED, LostWrite, find_lost_writes
 from harness.checkers.one_cluster import DIVERGED, NOT_JOINED, SPLIT, UNREADABLE, Finding, check_one_cluster
@@ -229,7 +230,7 @@ def judge(history: History, outage_budget: float, search_budget: int = DEFAULT_S
         alarms=alarms,
         availability=available,
         problems_at_end=not_started
-        or ([] if available.recovery_s is not None else final.problems() if final else ["no snapshot taken"]),
+        or ([] if available.recovery_s is not None else _held_back(final.problems(), history) if final else ["no snapshot taken"]),
         fault_errors=incomplete,
         hazards_at_end=final.hazards() if final else [],
         lost_writes=lost,
@@ -241,6 +242,13 @@ def judge(history: History, outage_budget: float, search_budget: int = DEFAULT_S
         not_started=not_started,
         release=f" on etcd {history.meta['etcd_version']}" if history.meta.get("etcd_version") else "",
     )
+
+
+def _held_back(problems: list[str], history: History) -> list[str]:
+    """Each ``pod: problem`` line, with the restart back-off that still held that pod's container, if one did."""
+    held = pending_back_offs(history.events)
+    at = history.snapshots[-1].time
+    return [f"{line}; {held[pod].describe(at)}" if (pod := line.split(":", 1)[0]) in held else line for line in problems]
 
 
 def _not_started(meta: dict[str, Any]) -> list[str]:

@@ -4,7 +4,8 @@ A panic is the seed's failure mode, and a container that keeps exiting on its
 own is how it looks from Kubernetes (CrashLoopBackOff). Alarms are the lines
 etcd writes when a member is refused by, or refuses, its cluster: they are
 usually the cause of a crash loop, and a cluster ID mismatch means a second
-cluster is talking to the first.
+cluster is talking to the first. A restart back-off still pending at the end
+says the kubelet, not etcd, kept a member away.
 """
 
 from __future__ import annotations
@@ -196,6 +197,61 @@ def find_alarms(logs: dict[str, list[str]]) -> list[Alarm]:
                         seen.add(label)
                         found.append(Alarm(pod, run, label, _message(line)))
     return found
+
+
+_BACK_OFF = re.compile(r"back-off ((?:\d+(?:\.\d+)?(?:h|ms|m|s))+)")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
+_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+@dataclass(frozen=True)
+class BackOff:
+    """The kubelet holding a container down before its next restart (CrashLoopBackOff).
+
+    The delay doubles with each restart (10 s up to 5 min) and is forgiven
+    only after a run of 10 minutes, so a member killed often is kept away
+    for minutes with nothing wrong in etcd: a verdict must say so.
+    """
+
+    pod: str
+    since: float
+    delay_s: float | None  # None when the kubelet's message gives none
+    restart_count: int
+
+    def describe(self, at: float) -> str:
+        """``etcd-1 was held down by the kubelet's restart back-off (2m40s after 5 restarts, from 259.6 s): ...``."""
+        delay = f"{self.delay_s:g} s" if self.delay_s is not None else "of unknown length"
+        text = (f"{self.pod} was held down by the kubelet's restart back-off ({delay} after "
+                f"{self.restart_count} restarts, from {self.since:.1f} s)")
+        if self.delay_s is not None and self.since + self.delay_s > at:
+            text += f": its next start was due at {self.since + self.delay_s:.1f} s, after the last look at {at:.1f} s"
+        return text
+
+
+def go_duration(text: str) -> float:
+    """``2m40s`` -> 160.0: how the kubelet writes the back-off in its message."""
+    return sum(float(n) * _SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
+
+
+def pending_back_offs(events: Iterable[Event]) -> dict[str, BackOff]:
+    """Per pod, the back-off its container was in when the events end: one not followed by a start of that container.
+
+    A re-created pod (a new uid) starts with no back-off.
+    """
+    pending: dict[tuple[str, str], BackOff] = {}
+    for event in events:
+        container = str(event.detail.get("container", ""))
+        if not event.pod:
+            continue
+        if event.kind == "pod-created":
+            pending = {key: b for key, b in pending.items() if key[0] != event.pod}
+        elif event.kind == "container-started":
+            pending.pop((event.pod, container), None)
+        elif event.kind == "back-off":
+            said = _BACK_OFF.search(str(event.detail.get("message", "")))
+            delay = go_duration(said.group(1)) if said else None
+            pending[(event.pod, container)] = BackOff(event.pod, event.time, delay, int(event.detail.get("restart_count", 0)))
+    return {pod: b for (pod, _), b in pending.items()}
 
 
 def find_crash_loops(

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from clusters.observe import Store
 from harness.checkers.linearizability import format_operation
-from harness.checkers.logs import find_alarms
+from harness.checkers.logs import find_alarms, pending_back_offs
 from harness.history import History, Operation
 
 SPLIT = "split-brain"
@@ -262,7 +262,8 @@ def unjoined_members(history: History) -> list[Finding]:
     "Connection refused" only says nothing listens; the member ID still
     listed says the cluster counts on a member that is not there (a vote
     it will never get), and a peer's "rejecting member add request" or
-    "permanently removed" says why it is not.
+    "permanently removed" says why it is not, as a restart back-off still
+    pending says the kubelet kept it away.
     """
     final = history.snapshots[-1] if history.snapshots else None
     answered = [v for v in final.views if not v.error] if final else []
@@ -280,6 +281,7 @@ def unjoined_members(history: History) -> list[Finding]:
             pods = said.pop(alarm.line, [])
             said[alarm.line] = pods if alarm.pod in pods else [*pods, alarm.pod]
     refused = "; ".join(f"{', '.join(pods)}: {line}" for line, pods in list(said.items())[-MAX_REFUSALS:])
+    held = pending_back_offs(history.events)
     found = []
     for member_id, (name, by) in sorted(listed.items()):
         who = f"{name} (member {member_id})" if name else f"member {member_id} (never started)"
@@ -287,6 +289,8 @@ def unjoined_members(history: History) -> list[Finding]:
         pod = next((v for v in final.views if v.pod == name), None) if final else None
         if pod is not None and pod.error:
             text += f" ({pod.pod}: {pod.error})"
+            if pod.pod in held:
+                text += f"; {held[pod.pod].describe(final.time)}"
         elif pod is None and name:
             text += f" (no pod {name} exists)"
         found.append(Finding(NOT_JOINED, text + (f"; refused: {refused}" if refused else "")))

@@ -3,7 +3,16 @@ import pytest
 from clusters.events import Event
 from clusters.observe import MemberView
 from harness.checkers.availability import max_write_outage, recovery_time
-from harness.checkers.logs import Alarm, CrashLoop, find_alarms, find_crash_loops, find_panics
+from harness.checkers.logs import (
+    Alarm,
+    BackOff,
+    CrashLoop,
+    find_alarms,
+    find_crash_loops,
+    find_panics,
+    go_duration,
+    pending_back_offs,
+)
 from harness.history import FaultWindow, History, Operation
 from harness.verdict import judge
 
@@ -181,6 +190,43 @@ def test_crash_loop_counts_only_crashes():
     ]
     assert find_crash_loops(events) == [CrashLoop("etcd-0", crashes=2, restart_count=3)]
     assert [c.pod for c in find_crash_loops(events, min_crashes=1)] == ["etcd-0", "etcd-2"]
+
+
+def back_off(pod, t, delay="2m40s", restarts=5, container="etcd"):
+    message = f"back-off {delay} restarting failed container={container} pod={pod}_ns(u)"
+    return Event(t, "back-off", pod, {"container": container, "restart_count": restarts, "message": message})
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("10s", 10), ("1m20s", 80), ("5m0s", 300), ("1h2m3s", 3723), ("500ms", 0.5)])
+def test_the_kubelets_durations_are_read(text, seconds):
+    assert go_duration(text) == pytest.approx(seconds)
+
+
+def test_a_back_off_is_pending_until_that_container_starts_again_or_its_pod_is_made_anew():
+    started = Event(30.0, "container-started", "etcd-0", {"container": "etcd"})
+    events = [
+        back_off("etcd-0", 20.0, "10s", 1), started,  # waited out
+        back_off("etcd-1", 40.0, "20s", 2), back_off("etcd-1", 50.0, "1m20s", 4),  # the later one holds
+        back_off("etcd-2", 45.0), Event(46.0, "pod-created", "etcd-2", {"uid": "new"}),  # a new pod owes nothing
+        back_off("etcd-0", 60.0, "5m0s", 6, container="sidecar"),
+        Event(61.0, "container-started", "etcd-0", {"container": "etcd"}),  # another container's start
+        Event(62.0, "back-off", "etcd-3", {"container": "etcd", "restart_count": 1, "message": "no delay here"}),
+    ]
+    assert pending_back_offs(events) == {
+        "etcd-0": BackOff("etcd-0", 60.0, 300.0, 6),
+        "etcd-1": BackOff("etcd-1", 50.0, 80.0, 4),
+        "etcd-3": BackOff("etcd-3", 62.0, None, 1),
+    }
+
+
+def test_a_back_off_says_when_the_next_start_was_due_only_if_that_was_after_the_last_look():
+    held = BackOff("etcd-1", 259.6, 160.0, 5)
+    assert held.describe(318.8) == (
+        "etcd-1 was held down by the kubelet's restart back-off (160 s after 5 restarts, from 259.6 s): "
+        "its next start was due at 419.6 s, after the last look at 318.8 s"
+    )
+    assert held.describe(500.0) == "etcd-1 was held down by the kubelet's restart back-off (160 s after 5 restarts, from 259.6 s)"
+    assert "of unknown length" in BackOff("etcd-1", 1.0, None, 1).describe(2.0)
 
 
 def ok(complete, outcome="ok"):

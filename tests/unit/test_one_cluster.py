@@ -2,6 +2,7 @@ from dataclasses import replace
 
 from histories import START, cas, get, history, put, store, unreadable
 
+from clusters.events import Event
 from clusters.observe import MemberView
 from harness.checkers.one_cluster import (
     DIVERGED,
@@ -261,6 +262,18 @@ def test_a_member_never_rejoined_is_named_with_the_peer_lines_that_refused_it(ma
         "(etcd-2: [Errno 111] Connection refused); refused: etcd-0, etcd-1: rejecting member add "
         "request; local member has not been connected to all peers, reconfigure breaks active quorum; "
         "etcd-2: the member has been permanently removed from the cluster",
+    )
+
+
+def test_a_member_the_kubelet_still_held_in_back_off_is_named_with_it(make_snapshot, make_views):
+    views = make_views()
+    views[2] = MemberView("etcd-2", "http://10.0.0.3:2379", error="[Errno 111] Connection refused")
+    message = "back-off 1m20s restarting failed container=etcd pod=etcd-2_ns(u)"
+    events = [Event(START + 10, "back-off", "etcd-2", {"container": "etcd", "restart_count": 4, "message": message})]
+    [finding] = unjoined_members(history(snapshots=[make_snapshot(views, time=START + 29)], events=events))
+    assert finding.text.endswith(
+        "(etcd-2: [Errno 111] Connection refused); etcd-2 was held down by the kubelet's restart back-off "
+        "(80 s after 4 restarts, from 110.0 s): its next start was due at 190.0 s, after the last look at 129.0 s"
     )
 
 

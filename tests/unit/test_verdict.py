@@ -165,6 +165,12 @@ def test_findings_behind_the_reasons_are_kept(whole, make_views, make_snapshot):
     assert [(a.pod, a.label) for a in v.alarms] == [("etcd-2", "cluster-id-mismatch")] and v.one_cluster == []
     v = judge(*not_recovered(whole, make_views, make_snapshot))
     assert v.problems_at_end == ["etcd-2: pod is Pending"]
+    h, budget = not_recovered(whole, make_views, make_snapshot)
+    h.events.append(Event(END - 5, "back-off", "etcd-2", {"container": "etcd", "restart_count": 3, "message": "back-off 40s x"}))
+    assert judge(h, budget).problems_at_end == [
+        "etcd-2: pod is Pending; etcd-2 was held down by the kubelet's restart back-off (40 s after 3 restarts, "
+        "from 125.0 s): its next start was due at 165.0 s, after the last look at 130.0 s"
+    ]
     v = judge(*fault_incomplete(whole, make_views, make_snapshot))
     assert v.fault_errors == ["node-drain: eviction blocked"]
     v = judge(*never_started(whole, make_views, make_snapshot))
