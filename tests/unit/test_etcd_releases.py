@@ -67,6 +67,42 @@ def test_anything_but_major_minor_patch_is_refused_in_one_line(given: str) -> No
     assert "\n" not in str(refused.value)
 
 
+SERVED = ["v3.5.0", "v3.5.21", "v3.6.0-rc.0", "v3.6.9", "v3.6.16", "v3.6.17-rc.1", "v3.60.1", "v3.7.4", "v3.8.0-alpha.0"]
+
+
+@pytest.mark.parametrize(("wanted", "newest"), [("3.6", "3.6.16"), ("3.5", "3.5.21"), ("3.7", "3.7.4"), ("3.60", "3.60.1")])
+def test_a_series_is_its_newest_final_patch(wanted: str, newest: str) -> None:
+    assert etcd_releases.newest(wanted, SERVED) == newest
+
+
+def test_a_series_the_proxy_does_not_serve_is_refused_saying_so() -> None:
+    with pytest.raises(BuildError, match=r"etcd 3\.8: the Go module proxy serves no 3\.8\.x release"):
+        etcd_releases.newest("3.8", SERVED)
+
+
+def test_series_are_made_exact_in_the_order_asked_with_one_question_to_the_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = []
+    monkeypatch.setattr(etcd_releases, "served_releases", lambda: asked.append(1) or SERVED)
+    told: list[str] = []
+    assert etcd_releases.exact(["3.6", "3.4.23", "v3.5", "3.6.16"], told.append) == ["3.6.16", "3.4.23", "3.5.21"]
+    assert asked == [1]
+    assert told == ["etcd 3.6: its newest patch the Go module proxy serves is 3.6.16",
+                    "etcd 3.5: its newest patch the Go module proxy serves is 3.5.21"]
+    assert etcd_releases.exact(["3.5.1"], told.append) == ["3.5.1"] and asked == [1], "exact releases ask nothing"
+
+
+def test_the_proxys_listing_is_read_and_its_refusal_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    monkeypatch.setattr(etcd_releases.shutil, "which", lambda name: f"/usr/bin/{name}")
+    answer = subprocess.CompletedProcess([], 0, stdout=f"{SERVER} v3.5.0 v3.6.16\n", stderr="")
+    monkeypatch.setattr(etcd_releases.subprocess, "run", lambda *a, **k: answer)
+    assert etcd_releases.served_releases() == ["v3.5.0", "v3.6.16"]
+    answer = subprocess.CompletedProcess([], 1, stdout="", stderr="go: module lookup disabled\nproxy: 403 Forbidden\n")
+    with pytest.raises(BuildError, match=r"failed: proxy: 403 Forbidden \(give MAJOR.MINOR.PATCH\)$"):
+        etcd_releases.served_releases()
+
+
 def test_etcd_distros_release_is_its_own_directory_and_nothing_else_is_asked(sources: dict) -> None:
     assert binaries(sources, "v3.5.1") == sources["distro"]
     assert sources["unpacked"] is None and "module" not in sources

@@ -49,6 +49,42 @@ def test_each_etcd_release_is_a_cell_with_its_own_declaration(pytester: pytest.P
     result.stdout.fnmatch_lines(["[[]XPASS(strict)[]] declared: panic: w"])
 
 
+def test_a_series_is_looked_up_once_by_the_controller_and_every_worker_runs_its_answer(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    own = pytester.mkdir("own-etcd")
+    for tool in ("etcd", "etcdctl"):
+        (own / tool).write_text("#!/bin/sh\necho 'etcd Version: 3.6.99'\n")
+        (own / tool).chmod(0o755)
+    asked = pytester.path / "asked"
+    monkeypatch.setenv("ASKED_LOG", str(asked))
+    pytester.makeconftest(
+        """
+        import os
+        from clusters.localkube import etcd_releases
+
+        def served():  # the proxy, as each process would ask it
+            with open(os.environ["ASKED_LOG"], "a") as log:
+                log.write(f"{os.getpid()}\\n")
+            return ["v3.6.0", "v3.6.99"]
+
+        etcd_releases.served_releases = served
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize("n", range(4))
+        def test_cell(chaos_etcd_version, n):
+            assert chaos_etcd_version == "3.6.99"
+        """
+    )
+    result = pytester.runpytest_subprocess("-n", "2", "--etcd-bin-dir", str(own), "--etcd-version", "3.6")
+    result.assert_outcomes(passed=4)
+    assert len(asked.read_text().split()) == 1, "only the controller asks the proxy"
+
+
 def test_fault_target_and_runs_show_in_ids(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(MATRIX_TEST)
     result = pytester.runpytest(
@@ -166,7 +202,8 @@ def test_a_failure_declared_sometimes_is_a_lenient_xfail(pytester: pytest.Pytest
         (["--workload-clients", "0"], "ERROR: --workload-clients 0: give 1 or more"),
         (["--workload-value-size", "-1"], "ERROR: --workload-value-size -1: give 0 or more"),
         (["--workload-rate", "0"], "ERROR: --workload-rate 0.0: give a number above 0"),
-        (["--etcd-version", "3.6"], "ERROR: --etcd-version: etcd version '3.6': expected MAJOR.MINOR.PATCH, such as 3.6.16"),
+        (["--etcd-version", "3.6.x"],
+         "ERROR: --etcd-version: etcd version '3.6.x': expected MAJOR.MINOR.PATCH, such as 3.6.16, or MAJOR.MINOR for its newest patch"),
         (["--etcd-flag", "snapshot-count"], "ERROR: --etcd-flag snapshot-count: write FLAG=VALUE, such as snapshot-count=100"),
         (["--fault", "rolling-upgrade:3.4.23->3.6.16"],
          "ERROR: rolling-upgrade:3.4.23->3.6.16: etcd's upgrade guide supports one minor release at a time; go through 3.5 first*"),
