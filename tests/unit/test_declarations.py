@@ -20,10 +20,20 @@ def declaring(key: str, reason: str = "panic") -> Strategy:
 @pytest.mark.parametrize(
     "key",
     ["pod-delete", "partition-leader", "partition:leader", "pod-delete:etcd-2", "pod-delete-etcd-2",
-     "pod-delete:etcd-2+simultaneous-rebuild:etcd-0,etcd-1", "random*5", "pause*3"],
+     "pod-delete:etcd-2+simultaneous-rebuild:etcd-0,etcd-1", "random*5", "pause*3", "rolling-upgrade",
+     "rolling-upgrade:3.6.17->3.7.4"],
 )
 def test_a_key_some_fault_spec_looks_up_is_accepted(key):
     check(declaring(key))
+
+
+def test_a_fault_that_needs_a_target_is_declared_by_its_name_for_every_target():
+    import faults
+
+    strategy = declaring("rolling-upgrade", "crash-loop")
+    for spec in ("rolling-upgrade:3.6.17->3.7.4", "rolling-upgrade:3.6.17->3.5.21"):
+        keys = faults.schedule.outline(spec).declared_keys
+        assert strategy.expected(*keys, etcd_version="3.6.17") == KnownFailure("crash-loop", "why")
 
 
 @pytest.mark.parametrize(
