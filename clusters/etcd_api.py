@@ -221,6 +221,7 @@ class Status:
     revision: int
     is_learner: bool
     version: str
+    storage_version: str = ""  # the data's format (3.6 on): what a downgrade must bring down before binaries change
 
 
 def status(endpoint: str, timeout: float = 1.0) -> Status:
@@ -235,7 +236,14 @@ def status(endpoint: str, timeout: float = 1.0) -> Status:
         revision=int(header.get("revision", 0)),
         is_learner=bool(raw.get("isLearner", False)),
         version=str(raw.get("version", "")),
+        storage_version=str(raw.get("storageVersion", "")),
     )
+
+
+def downgrade(endpoint: str, action: str, version: str, timeout: float = 5.0) -> str:
+    """etcd's downgrade call (``etcdctl downgrade validate|enable|cancel``), 3.6 on; the cluster version it answers."""
+    raw = call(endpoint, "/v3/maintenance/downgrade", {"action": action, "version": version}, timeout=timeout)
+    return str(raw.get("version", ""))
 
 
 def member_list(endpoint: str, timeout: float = 1.0) -> list[Member]:

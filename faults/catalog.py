@@ -19,7 +19,7 @@ from faults.pod_faults import (
     PodDelete,
     SimultaneousRebuild,
 )
-from faults.rollout_faults import RollingRestart, RollingUpgrade, Scale
+from faults.rollout_faults import RollingDowngrade, RollingRestart, RollingUpgrade, Scale
 
 CATALOG: dict[str, type[Fault]] = {
     cls.name: cls
@@ -39,6 +39,7 @@ CATALOG: dict[str, type[Fault]] = {
         DnsStale,
         RollingRestart,
         RollingUpgrade,
+        RollingDowngrade,
         Scale,
     )
 }

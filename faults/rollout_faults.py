@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from packaging.version import Version
 
+from clusters import etcd_api
 from clusters.backend import Cluster
 from clusters.localkube.etcd_releases import normalize
 from faults.base import Context, Fault, FaultError, wait_until
@@ -48,10 +49,11 @@ class RollingUpgrade(Fault):
     while members of both releases serve one cluster. etcd's upgrade guide
     supports one minor release at a time (3.4 → 3.5 → 3.6, patch releases
     freely), so a path that skips one is refused when the spec is read.
-    Going down a minor is allowed as a fault, because operators try it: etcd
-    itself refuses an older member into a newer cluster unless ``etcdctl
-    downgrade enable`` ran first, and the run shows what the strategy makes
-    of that. Nothing is undone at heal: an upgrade is not rolled back.
+    Going down a minor is allowed as a fault, because operators try it (a
+    ``helm rollback`` of the image): etcd itself refuses an older member into
+    a newer cluster unless ``etcdctl downgrade enable`` ran first (which
+    ``rolling-downgrade`` does), and the run shows what the strategy makes of
+    that. Nothing is undone at heal: an upgrade is not rolled back.
     """
 
     name = "rolling-upgrade"
@@ -99,6 +101,68 @@ class RollingUpgrade(Fault):
         wait_until(cluster.rollout_complete, ROLLOUT_TIMEOUT, "the rollout")
         ctx.mark("rollout complete")
         return pods
+
+
+class RollingDowngrade(RollingUpgrade):
+    """``rolling-downgrade:3.6.17->3.5.21``: etcd's own downgrade procedure, then the same rolling image change.
+
+    From 3.6 on, etcd downgrades only when asked first: ``etcdctl downgrade
+    validate`` and ``enable`` set the cluster version to the older minor and
+    each member rewrites its data to that format; once every member reports
+    that storage version, the members are replaced one at a time. (3.5 has no
+    such call: its guide to 3.4 replaces binaries alone, ``rolling-upgrade``.)
+    """
+
+    name = "rolling-downgrade"
+
+    def check_target(self) -> None:
+        super().check_target()
+        old, new = Version(self.source), Version(self.dest)
+        if new > old:
+            raise FaultError(f"{self.name}:{self.target}: that is an upgrade; use rolling-upgrade:{self.target}")
+        if old.minor == new.minor:
+            raise FaultError(f"{self.name}:{self.target}: a patch release needs no downgrade call; use rolling-upgrade:{self.target}")
+        if old < Version("3.6.0"):
+            raise FaultError(
+                f"{self.name}:{self.target}: etcd's downgrade call starts at 3.6; the guide from 3.5 to 3.4 "
+                f"replaces binaries alone: use rolling-upgrade:{self.target}"
+            )
+
+    @property
+    def series(self) -> str:
+        new = Version(self.dest)
+        return f"{new.major}.{new.minor}"
+
+    def inject(self, cluster: Cluster, ctx: Context) -> list[str]:
+        endpoints = cluster.endpoints()
+        for action in ("VALIDATE", "ENABLE"):
+            ctx.mark(f"etcdctl downgrade {action.lower()} {self.series}")
+            self._ask(endpoints, action)
+        storage = f"{self.series}.0"
+        wait_until(lambda: self._storage_versions(endpoints) == {storage}, ROLLOUT_TIMEOUT, f"every member's storage version {storage}")
+        ctx.mark(f"every member's storage version is {storage}")
+        return super().inject(cluster, ctx)
+
+    def _ask(self, endpoints: list[str], action: str) -> None:
+        """The call on the first member that answers: any member hands it to the leader."""
+        refused = []
+        for endpoint in endpoints:
+            try:
+                etcd_api.downgrade(endpoint, action, self.series)
+                return
+            except etcd_api.EtcdError as err:
+                refused.append(str(err))
+        raise FaultError(f"etcdctl downgrade {action.lower()} {self.series}: {'; '.join(refused) or 'no member to ask'}")
+
+    @staticmethod
+    def _storage_versions(endpoints: list[str]) -> set[str]:
+        found = set()
+        for endpoint in endpoints:
+            try:
+                found.add(etcd_api.status(endpoint).storage_version)
+            except etcd_api.EtcdError:
+                found.add("")  # a member that does not answer has not been seen to convert
+        return found
 
 
 class Scale(Fault):

@@ -2,13 +2,17 @@
 
 import random
 import signal
+from dataclasses import replace
 
 import pytest
 
 import faults
+from clusters import etcd_api
 from clusters.events import EventLog
 from faults import CATALOG, Context, FaultError, choose_targets, rollout_faults
 from faults.pod_faults import InplaceRestart, PodDelete
+
+STATUS = etcd_api.Status("m", "c", "m", 2, 10, 5, False, "3.6.17")
 
 
 @pytest.fixture(autouse=True)
@@ -151,7 +155,9 @@ def test_every_fault_by_its_bare_name(name):
 
 def test_default_matrix_entries_all_build():
     assert [faults.make(spec).id for spec in faults.DEFAULT_MATRIX] == [*DEFAULTS, "partition-leader"]
-    assert sorted(set(CATALOG) - set(DEFAULTS)) == ["rolling-upgrade"], "only a fault whose target is the user's choice is left out"
+    assert sorted(set(CATALOG) - set(DEFAULTS)) == ["rolling-downgrade", "rolling-upgrade"], (
+        "only the faults whose target is the user's choice are left out"
+    )
 
 
 @pytest.mark.parametrize(
@@ -166,6 +172,10 @@ def test_default_matrix_entries_all_build():
         pytest.param("rolling-upgrade:3.4.23->3.6.16", r"one minor release at a time; go through 3.5 first", id="upgrade-skips-a-minor"),
         pytest.param("rolling-upgrade:3.6.16->3.4.23", r"one minor release at a time; go through 3.5 first", id="downgrade-skips-a-minor"),
         pytest.param("rolling-upgrade:3.5.1->3.5.1", r"the same release twice", id="upgrade-to-itself"),
+        pytest.param("rolling-downgrade:3.5.21->3.6.17", r"that is an upgrade; use rolling-upgrade:3.5.21->3.6.17", id="downgrade-up"),
+        pytest.param("rolling-downgrade:3.5.21->3.4.23", r"downgrade call starts at 3.6; .* use rolling-upgrade", id="downgrade-from-3.5"),
+        pytest.param("rolling-downgrade:3.6.17->3.6.16", r"a patch release needs no downgrade call", id="downgrade-a-patch"),
+        pytest.param("rolling-downgrade:3.7.4->3.5.21", r"one minor release at a time; go through 3.6 first", id="downgrade-two-minors"),
     ],
 )
 def test_make_refuses(spec, message):
@@ -298,6 +308,47 @@ def test_a_rolling_upgrade_moves_the_image_and_waits_for_the_rollout(make_cluste
     assert cluster.calls == [("change_etcd_release", "3.6.16"), ("rollout_complete",), ("rollout_complete",)]
     assert [e.detail["action"] for e in context.events.since(0)] == ["etcd image 3.5.1 -> 3.6.16", "rollout complete"]
     assert faults.schedule.outline("rolling-upgrade:3.5.1->3.6.16+pod-delete").etcd_versions == ("3.6.16",)
+
+
+def test_a_rolling_downgrade_asks_etcd_first_and_waits_for_every_members_storage(
+    make_cluster, make_context, make_pod, monkeypatch
+):
+    cluster, context = make_cluster([make_pod(i) for i in range(3)], rollout_polls=1), make_context()
+    cluster.etcd_version = "3.6.17"
+    asked, storage = [], iter(["3.6.0", "3.5.0", "3.5.0"] + ["3.5.0"] * 6)
+
+    def downgrade(endpoint, action, version, timeout=5.0):
+        asked.append((endpoint, action, version))
+        if endpoint.startswith("http://10.0.0.1:") and action == "VALIDATE":
+            raise etcd_api.NotApplied("etcd-0 is restarting")
+        return version
+
+    monkeypatch.setattr(etcd_api, "downgrade", downgrade)
+    monkeypatch.setattr(etcd_api, "status", lambda endpoint: replace(STATUS, storage_version=next(storage)))
+    fault = faults.make("rolling-downgrade:3.6.17->3.5.21")
+    assert fault.unavailable(cluster) is None
+    assert fault.inject(cluster, context) == ["etcd-0", "etcd-1", "etcd-2"]
+    assert [(e[0][7:15], e[1], e[2]) for e in asked] == [
+        ("10.0.0.1", "VALIDATE", "3.5"), ("10.0.0.2", "VALIDATE", "3.5"), ("10.0.0.1", "ENABLE", "3.5")
+    ]
+    assert cluster.calls == [("change_etcd_release", "3.5.21"), ("rollout_complete",)]
+    assert [e.detail["action"] for e in context.events.since(0)] == [
+        "etcdctl downgrade validate 3.5", "etcdctl downgrade enable 3.5", "every member's storage version is 3.5.0",
+        "etcd image 3.6.17 -> 3.5.21", "rollout complete",
+    ]
+
+
+def test_a_downgrade_every_member_refuses_fails_the_fault_with_their_words(make_cluster, make_context, make_pod, monkeypatch):
+    cluster = make_cluster([make_pod(i) for i in range(2)])
+    cluster.etcd_version = "3.6.17"
+
+    def downgrade(endpoint, action, version, timeout=5.0):
+        raise etcd_api.NotApplied("etcdserver: invalid downgrade target version")
+
+    monkeypatch.setattr(etcd_api, "downgrade", downgrade)
+    with pytest.raises(FaultError, match=r"^etcdctl downgrade validate 3.5: etcdserver: invalid downgrade target version; etcdserver"):
+        faults.make("rolling-downgrade:3.6.17->3.5.21").inject(cluster, make_context())
+    assert cluster.calls == [], "no image changes before etcd agreed"
 
 
 def test_a_rolling_upgrade_runs_only_from_its_own_release(make_cluster):
