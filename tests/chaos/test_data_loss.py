@@ -36,11 +36,23 @@ def check_reported_as_losing_data(result: ScenarioResult) -> None:
     verdict = result.verdict
     unread = [s.pod for s in result.history.stores if s.error]
     if unread and "split-brain" not in verdict.reasons:
-        # The other side can stop first: the forced member's entries reach it, it applies its own removal
-        # ("data-dir used by this member must be removed") and crash-loops, so its store cannot be read.
-        # Then what only it acknowledged may be lost, and the checks say they cannot tell, never that it is kept.
+        # The forced member can stop first: it applies its own removal ("data-dir used by this member must be
+        # removed"), or the others' leader reaches it before it serves and it panics on its rewritten log
+        # ("tocommit(239) is out of range [lastIndex(237)]"); either way it crash-loops and its store cannot be
+        # read. What only it acknowledged after the fault may then be lost, and the checks say they cannot tell,
+        # never that it is kept or lost; if it acknowledged nothing, its own failure is the finding.
         assert verdict.verdict == "fail" and "undecided" in verdict.reasons, verdict.reasons
-        assert verdict.undecided_writes and not verdict.lost_writes, (unread, verdict.reasons)
+        assert not verdict.lost_writes, (unread, verdict.reasons)
+        [fault] = result.history.faults
+        forced_at = fault.injected or fault.start
+        alone = [
+            op for op in result.history.operations
+            if op.outcome == "ok" and op.kind in ("put", "cas") and op.member in unread and op.complete > forced_at
+        ]
+        if alone:
+            assert verdict.undecided_writes, (unread, len(alone), verdict.reasons)
+        else:
+            assert {"panic", "crash-loop"} & set(verdict.reasons), (unread, verdict.reasons)
         return
     assert {"lost-writes", "split-brain"} <= set(verdict.reasons), verdict.reasons
     started = result.history.started
