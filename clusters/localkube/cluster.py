@@ -27,7 +27,7 @@ from clusters import filelock
 from clusters.localkube.host import run
 from clusters.localkube import build, controlplane, layout, node, preflight, provisioner, teardown
 from clusters.localkube.layout import MAX_NODES, Layout
-from clusters.localkube.record import Record
+from clusters.localkube.record import Record, changing
 
 ADDONS = Path(__file__).parent / "addons"
 READY_TIMEOUT = 120.0
@@ -147,7 +147,7 @@ class Running:
 
 
 def attach(tools: build.Toolset) -> Running | None:
-    """The running cluster, if every process it started still runs, with the images of ``tools`` it lacked.
+    """The running cluster, if its control plane still runs, with the images of ``tools`` it lacked.
 
     A cluster ``etcd-chaos cluster up`` left running holds the images of the
     run that started it; a later run may ask for another etcd release. The
@@ -156,8 +156,8 @@ def attach(tools: build.Toolset) -> Running | None:
     down, whose containerd answers nothing.
     """
     stale = Record.load(Layout.of(1).record)
-    if stale is None or not stale.processes or not all(p.alive() for p in stale.processes):
-        return None
+    if stale is None or not stale.control_plane() or not all(p.alive() for p in stale.control_plane()):
+        return None  # a node's kubelet and containerd may be down: side by side, a node fault stops them for a while
     root = Layout.of(stale.nodes)
     try:
         if not _api_ready(root):
@@ -168,8 +168,9 @@ def attach(tools: build.Toolset) -> Running | None:
     if missing:
         for each in root.nodes:
             node.import_images(each, tools, missing)
-        stale.images += missing
-        stale.save()
+        with changing(stale.path) as now:
+            if now is not None:
+                now.images += [name for name in missing if name not in now.images]
     return Running(root, tools, Kubectl(tools, root.kubeconfig))
 
 

@@ -25,7 +25,7 @@ from clusters.localkube import host
 from clusters.localkube import node as nodes
 from clusters.localkube.build import Toolset
 from clusters.localkube.layout import Layout, Node
-from clusters.localkube.record import Record
+from clusters.localkube.record import Record, changing
 
 NETNS_TIMEOUT = 10.0
 NODE_START = 30.0
@@ -105,18 +105,17 @@ class LocalNodeDriver(NodeDriver):
         socket; a container's process when it is in the node's cgroup root.
         """
         each = self._node(node)
-        record = Record.load(self.root.record)
-        if record is None:
-            raise DriverError("the local cluster has no record: is it up?")
-        mine = [p for p in record.processes if p.name in (f"kubelet-{node}", f"containerd-{node}")]
-        victims = [p.pid for p in mine if p.alive()] + _shims(each) + _cgroup_pids(each)
-        for pid in victims:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                continue
-        record.processes = [p for p in record.processes if p not in mine]
-        record.save()
+        with changing(self.root.record) as record:
+            if record is None:
+                raise DriverError("the local cluster has no record: is it up?")
+            mine = [p for p in record.processes if p.name in (f"kubelet-{node}", f"containerd-{node}")]
+            victims = [p.pid for p in mine if p.alive()] + _shims(each) + _cgroup_pids(each)
+            for pid in victims:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    continue
+            record.processes = [p for p in record.processes if p not in mine]
 
     def node_up(self, node: str) -> None:
         each = self._node(node)

@@ -13,10 +13,16 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from clusters import filelock
 from clusters.localkube.host import kill_recorded, start_time
+
+LOCK_WAIT = 30.0  # a change holds the lock for a file write, or for a node's kills
+NODE_PROCESSES = ("kubelet-", "containerd-")  # name prefixes of what a node fault stops and starts again
 
 
 @dataclass
@@ -64,9 +70,18 @@ class Record:
                 argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
             )
         started = Started(name, process.pid, start_time(process.pid))
-        self.processes.append(started)
-        self.save()
+        with changing(self.path) as now:
+            if now is None:  # not saved yet: nobody else can know of it
+                self.processes.append(started)
+                self.save()
+            else:
+                now.processes.append(started)
+                self.processes = list(now.processes)
         return started
+
+    def control_plane(self) -> list[Started]:
+        """What no node fault stops: a cluster whose control plane runs is up, whatever its nodes are doing."""
+        return [p for p in self.processes if not p.name.startswith(NODE_PROCESSES)]
 
     def find(self, name: str) -> Started | None:
         return next((p for p in self.processes if p.name == name), None)
@@ -103,3 +118,20 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass
+
+
+@contextmanager
+def changing(path: Path) -> Iterator[Record | None]:
+    """The record as it is now (None when there is none), saved again after the block, no other change meanwhile.
+
+    Processes side by side change it: a node fault in one worker removes
+    its node's kubelet and containerd while another's brings its node back,
+    and a run that attaches adds images. Each change is made to the record
+    as read under the lock, so that none is lost to another's older copy (a
+    dead process left listed, a live one forgotten).
+    """
+    with filelock.held(path.with_name("record.lock"), filelock.EXCLUSIVE, LOCK_WAIT, "the local cluster's record"):
+        record = Record.load(path)
+        yield record
+        if record is not None:
+            record.save()

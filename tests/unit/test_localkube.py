@@ -22,7 +22,7 @@ from cryptography.x509.oid import NameOID
 
 from clusters import image_names
 from clusters.localkube import build, cluster, controlplane, gobuild, images, layout, node, preflight, provisioner, versions
-from clusters.localkube.record import Record
+from clusters.localkube.record import Record, changing as record_changing
 from clusters.localkube.gobuild import BuildError
 
 
@@ -224,6 +224,23 @@ def test_a_record_stops_only_the_processes_it_started(tmp_path: Path) -> None:
     assert [p.name for p in loaded.processes] == ["sleeper", "stubborn"]
     loaded.stop(["sleeper", "stubborn"], grace=0.5)
     assert not any(p.alive() for p in record.processes)
+
+
+def test_a_change_side_by_side_is_not_lost_to_an_older_copy_of_the_record(tmp_path: Path) -> None:
+    """A node brought back by one worker while another's node fault forgets its node's processes: both changes stay."""
+    path = tmp_path / "record.json"
+    first = Record(path)
+    first.start("kube-apiserver", ["sleep", "30"], tmp_path / "apiserver.log")
+    first.start("kubelet-node-1", ["sleep", "30"], tmp_path / "kubelet-1.log")
+    older = Record.load(path)  # the worker bringing node-2 back holds this copy while its containerd starts
+    with record_changing(path) as now:  # meanwhile another worker's node-down of node-1
+        now.processes = [p for p in now.processes if p.name != "kubelet-node-1"]
+    older.start("kubelet-node-2", ["sleep", "30"], tmp_path / "kubelet-2.log")
+    saved = Record.load(path)
+    assert [p.name for p in saved.processes] == ["kube-apiserver", "kubelet-node-2"]
+    assert [p.name for p in saved.control_plane()] == ["kube-apiserver"], "a node fault's processes are not the control plane"
+    saved.stop([p.name for p in saved.processes] + ["kubelet-node-1"], grace=0.5)
+    first.stop(["kubelet-node-1"], grace=0.5)
 
 
 def test_a_wait_that_runs_out_says_what_and_the_last_error() -> None:
