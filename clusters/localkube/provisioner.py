@@ -34,7 +34,7 @@ PROVISIONER = "etcd-chaos.local/node-directory"
 SELECTED_NODE = "volume.kubernetes.io/selected-node"
 PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
 HOSTNAME = "kubernetes.io/hostname"
-WATCH_SECONDS = 300  # a watch is re-opened after this, and its first events list what exists again
+WATCH_SECONDS = 300  # a watch is re-opened after this, after a new list of what exists
 ATTEMPTS = 10
 
 log = logging.getLogger("provisioner")
@@ -98,18 +98,28 @@ def released(volume: dict[str, Any], storages: dict[str, Path]) -> Path | None:
     return path if ours else None
 
 
-def _events(list_call: Callable[..., Any], stop: threading.Event) -> Iterator[dict[str, Any]]:
-    """Every object of a watched kind as it is listed or changed, until ``stop``; a broken watch is re-opened."""
+def _events(api: Api, list_call: Callable[..., Any], stop: threading.Event) -> Iterator[dict[str, Any]]:
+    """Every object of a watched kind as listed, then as it changes, until ``stop``: an informer's list and watch.
+
+    The watch starts at the list's resourceVersion. A watch with none must
+    wait until the API server's cache reaches etcd's newest revision, and the
+    cache of an idle kind moves only with that kind's own changes or etcd's
+    progress notifications, which Kubernetes asks only of etcd 3.5.13 and
+    later: on the local control plane's etcd a claim could wait minutes. A
+    watch that ends (its time-out, a dropped stream) is followed by a new list.
+    """
     while not stop.is_set():
         watcher = watch.Watch()
         try:
-            for event in watcher.stream(list_call, timeout_seconds=WATCH_SECONDS, _request_timeout=WATCH_SECONDS + 30):
+            listed = api.raw(list_call)
+            yield from listed.get("items", ())
+            for event in watcher.stream(list_call, resource_version=listed["metadata"]["resourceVersion"],
+                                        timeout_seconds=WATCH_SECONDS, _request_timeout=WATCH_SECONDS + 30):
                 if stop.is_set():
                     break
-                obj = event["raw_object"]
                 if event["type"] in ("ADDED", "MODIFIED"):
-                    yield obj
-        except Exception as error:  # the API server restarting or a dropped stream: watch again, a second later
+                    yield event["raw_object"]
+        except Exception as error:  # the API server restarting or a dropped stream: list and watch again, a second later
             log.warning("watch ended: %s", error)
             stop.wait(1.0)
         finally:
@@ -136,6 +146,7 @@ def _make(api: Api, volume: dict[str, Any]) -> None:
     except ApiError as error:
         if error.status != 409:  # 409: made already, by an earlier event of the same claim
             raise
+        return
     log.info("made %s for %s", volume["metadata"]["name"], volume["spec"]["claimRef"]["name"])
 
 
@@ -146,18 +157,19 @@ def _remove(api: Api, volume: dict[str, Any], path: Path) -> None:
     except ApiError as error:
         if error.status != 404:  # 404: removed already
             raise
+        return
     log.info("removed %s and %s", volume["metadata"]["name"], path)
 
 
 def _provision(api: Api, storages: dict[str, Path], stop: threading.Event) -> None:
-    for claim in _events(api.core.list_persistent_volume_claim_for_all_namespaces, stop):
+    for claim in _events(api, api.core.list_persistent_volume_claim_for_all_namespaces, stop):
         volume = volume_for(claim, storages)
         if volume is not None:
             _retried(f"making {volume['metadata']['name']}", lambda: _make(api, volume), stop)
 
 
 def _reclaim(api: Api, storages: dict[str, Path], stop: threading.Event) -> None:
-    for volume in _events(api.core.list_persistent_volume, stop):
+    for volume in _events(api, api.core.list_persistent_volume, stop):
         path = released(volume, storages)
         if path is not None:
             _retried(f"removing {volume['metadata']['name']}", lambda: _remove(api, volume, path), stop)

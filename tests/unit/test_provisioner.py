@@ -107,3 +107,41 @@ def test_a_create_that_timed_out_is_made_on_the_next_attempt_and_the_thread_goes
     provisioner._retried("making it", lambda: provisioner._make(api, volume), stop)
     assert api.core.made == ["pvc-1234-abcd"] and api.core.calls == 2
     assert (tmp_path / "pvc-1234-abcd_chaos-1_data-etcd-0").is_dir()
+
+
+class ListThenWatch:
+    """An API server holding one claim at version 7, whose watch from there sees a change, a deletion and a new claim."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.watched_from: list[str | None] = []
+
+    def raw(self, call, *args, **kwargs):
+        return {"metadata": {"resourceVersion": "7"}, "items": [claim(metadata__name="listed")]}
+
+    def watch(self):
+        server = self
+
+        class Watch:
+            def stream(self, call, resource_version=None, **kwargs):
+                server.watched_from.append(resource_version)
+                yield {"type": "MODIFIED", "raw_object": claim(metadata__name="changed")}
+                yield {"type": "DELETED", "raw_object": claim(metadata__name="gone")}
+                yield {"type": "ADDED", "raw_object": claim(metadata__name="new")}
+                server.stop.set()  # one round: no second list
+
+            def stop(self):
+                pass
+
+        return Watch()
+
+
+def test_claims_are_listed_then_watched_from_the_lists_version(monkeypatch):
+    """A watch with no resourceVersion waits for the API server's cache to reach etcd's newest revision; one
+    from the list's version starts at once, and misses nothing made between the list and the watch."""
+    stop = threading.Event()
+    server = ListThenWatch(stop)
+    monkeypatch.setattr(provisioner.watch, "Watch", server.watch)
+    names = [c["metadata"]["name"] for c in provisioner._events(server, lambda **kwargs: None, stop)]
+    assert server.watched_from == ["7"]
+    assert names == ["listed", "changed", "new"]  # a deleted claim needs no volume
