@@ -156,7 +156,7 @@ def attach(tools: build.Toolset) -> Running | None:
     down, whose containerd answers nothing.
     """
     stale = Record.load(Layout.of(1).record)
-    if stale is None or not stale.control_plane() or not all(p.alive() for p in stale.control_plane()):
+    if stale is None or not (plane := stale.control_plane()) or not all(p.alive() for p in plane):
         return None  # a node's kubelet and containerd may be down: side by side, a node fault stops them for a while
     root = Layout.of(stale.nodes)
     try:

@@ -71,12 +71,12 @@ class Record:
             )
         started = Started(name, process.pid, start_time(process.pid))
         with changing(self.path) as now:
-            if now is None:  # not saved yet: nobody else can know of it
-                self.processes.append(started)
-                self.save()
-            else:
-                now.processes.append(started)
-                self.processes = list(now.processes)
+            if now is None:  # taken down while it started: nothing may outlive the record that would list it
+                kill_recorded(process.pid, started.start, signal.SIGKILL)
+                process.wait()
+                raise FileNotFoundError(f"{self.path}: the local cluster was taken down while {name} started")
+            now.processes.append(started)
+            self.processes = list(now.processes)
         return started
 
     def control_plane(self) -> list[Started]:

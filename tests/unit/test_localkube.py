@@ -10,7 +10,9 @@ import ipaddress
 import hashlib
 import io
 import json
+import signal
 import socket
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from cryptography.x509.oid import NameOID
 
 from clusters import image_names
 from clusters.localkube import build, cluster, controlplane, gobuild, images, layout, node, preflight, provisioner, versions
+from clusters.localkube import record as record_module
 from clusters.localkube.record import Record, changing as record_changing
 from clusters.localkube.gobuild import BuildError
 
@@ -218,6 +221,7 @@ def test_preflight_names_every_port_in_use(tmp_path: Path) -> None:
 
 def test_a_record_stops_only_the_processes_it_started(tmp_path: Path) -> None:
     record = Record(tmp_path / "record.json")
+    record.save()
     record.start("sleeper", ["sleep", "30"], tmp_path / "sleeper.log")
     record.start("stubborn", ["sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"], tmp_path / "stubborn.log")
     loaded = Record.load(tmp_path / "record.json")
@@ -226,10 +230,23 @@ def test_a_record_stops_only_the_processes_it_started(tmp_path: Path) -> None:
     assert not any(p.alive() for p in record.processes)
 
 
+def test_a_process_started_after_the_cluster_was_taken_down_does_not_outlive_it(tmp_path: Path, monkeypatch) -> None:
+    """A node brought back while the session's end removed the record: no record would list it, so it is ended."""
+    started: list[subprocess.Popen] = []
+    popen = subprocess.Popen
+    monkeypatch.setattr(record_module.subprocess, "Popen", lambda *a, **k: started.append(popen(*a, **k)) or started[-1])
+    record = Record(tmp_path / "record.json")
+    with pytest.raises(FileNotFoundError, match="taken down while kubelet-node-1 started"):
+        record.start("kubelet-node-1", ["sleep", "30"], tmp_path / "kubelet-1.log")
+    assert record.processes == [] and not (tmp_path / "record.json").exists()
+    assert [p.returncode for p in started] == [-signal.SIGKILL]
+
+
 def test_a_change_side_by_side_is_not_lost_to_an_older_copy_of_the_record(tmp_path: Path) -> None:
     """A node brought back by one worker while another's node fault forgets its node's processes: both changes stay."""
     path = tmp_path / "record.json"
     first = Record(path)
+    first.save()
     first.start("kube-apiserver", ["sleep", "30"], tmp_path / "apiserver.log")
     first.start("kubelet-node-1", ["sleep", "30"], tmp_path / "kubelet-1.log")
     older = Record.load(path)  # the worker bringing node-2 back holds this copy while its containerd starts
