@@ -110,7 +110,8 @@ class RollingDowngrade(RollingUpgrade):
     validate`` and ``enable`` set the cluster version to the older minor and
     each member rewrites its data to that format; once every member reports
     that storage version, the members are replaced one at a time. (3.5 has no
-    such call: its guide to 3.4 replaces binaries alone, ``rolling-upgrade``.)
+    such call: its guide to 3.4 replaces the binaries, ``rolling-upgrade``,
+    with 3.4.32 or later started with ``--next-cluster-version-compatible``.)
     """
 
     name = "rolling-downgrade"
@@ -125,7 +126,8 @@ class RollingDowngrade(RollingUpgrade):
         if old < Version("3.6.0"):
             raise FaultError(
                 f"{self.name}:{self.target}: etcd's downgrade call starts at 3.6; the guide from 3.5 to 3.4 "
-                f"replaces binaries alone: use rolling-upgrade:{self.target}"
+                f"replaces the binaries (3.4.32 or later, started with --next-cluster-version-compatible): "
+                f"use rolling-upgrade:{self.target}"
             )
 
     @property
