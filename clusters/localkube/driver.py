@@ -25,7 +25,7 @@ from clusters.localkube import host
 from clusters.localkube import node as nodes
 from clusters.localkube.build import Toolset
 from clusters.localkube.layout import Layout, Node
-from clusters.localkube.record import NODE_PROCESSES, Record, changing
+from clusters.localkube.record import Record, changing
 
 NETNS_TIMEOUT = 10.0
 NODE_START = 30.0
@@ -108,7 +108,7 @@ class LocalNodeDriver(NodeDriver):
         with changing(self.root.record) as record:
             if record is None:
                 raise DriverError("the local cluster has no record: is it up?")
-            mine = [p for p in record.processes if p.name in {prefix + node for prefix in NODE_PROCESSES}]
+            mine = [p for p in record.processes if p.name in (f"kubelet-{node}", f"containerd-{node}")]
             victims = [p.pid for p in mine if p.alive()] + _shims(each) + _cgroup_pids(each)
             for pid in victims:
                 try:

@@ -72,7 +72,7 @@ class Record:
         started = Started(name, process.pid, start_time(process.pid))
         with changing(self.path) as now:
             if now is None:  # taken down while it started: nothing may outlive the record that would list it
-                process.kill()  # not reaped yet, so its PID is still this process
+                kill_recorded(process.pid, started.start, signal.SIGKILL)
                 process.wait()
                 raise FileNotFoundError(f"{self.path}: the local cluster was taken down while {name} started")
             now.processes.append(started)
